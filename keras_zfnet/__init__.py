@@ -1,0 +1,42 @@
+"""keras_zfnet: Zeiler & Fergus (ECCV 2014) for Keras 3.
+
+Models (`ZFNet`, `AlexNet`, `MiniZFNet`), the deconvnet that projects any
+activation of a Keras CNN to pixel space, and the paper's analyses.
+"""
+
+import os as _os
+
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras as _keras  # noqa: E402
+
+if _keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        "keras_zfnet needs Keras' TensorFlow backend (switch recording uses "
+        "tf.nn.max_pool_with_argmax). Set KERAS_BACKEND=tensorflow. "
+        f"Received: backend={_keras.backend.backend()!r}"
+    )
+
+from keras_zfnet import constraints  # noqa: E402
+from keras_zfnet import layers  # noqa: E402
+from keras_zfnet.applications import AlexNet  # noqa: E402
+from keras_zfnet.applications import MiniZFNet  # noqa: E402
+from keras_zfnet.applications import ZFNet  # noqa: E402
+from keras_zfnet.applications import decode_predictions  # noqa: E402
+from keras_zfnet.applications import preprocess_input  # noqa: E402
+from keras_zfnet.deconv import Deconvnet  # noqa: E402
+from keras_zfnet.deconv import receptive_field  # noqa: E402
+from keras_zfnet.version import __version__  # noqa: E402
+
+__all__ = [
+    "AlexNet",
+    "Deconvnet",
+    "MiniZFNet",
+    "ZFNet",
+    "__version__",
+    "constraints",
+    "decode_predictions",
+    "layers",
+    "preprocess_input",
+    "receptive_field",
+]

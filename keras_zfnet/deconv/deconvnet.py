@@ -1,0 +1,409 @@
+"""`Deconvnet`: projects feature activations of a Keras CNN to pixel space."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_zfnet.deconv import forward
+from keras_zfnet.deconv import graph
+from keras_zfnet.deconv import mirror
+from keras_zfnet.deconv import windowed
+from keras_zfnet.utils import progress
+from keras_zfnet.utils import validation
+
+MODES = ("max", "all")
+# Nominal size for models whose input has no fixed size (validation only).
+_PROBE_SIZE = 512
+
+
+class Deconvnet:
+    """A deconvnet attached to a Keras CNN (Zeiler & Fergus 2014, Sec. 2.1).
+
+    To examine an activation, all other activations of its layer are set to
+    zero and the map is passed down through a *mirror* of the network:
+    unpooling with the switches recorded in the forward pass, rectification
+    (ReLU on the reconstructed signal) and filtering with the transposed
+    forward filters (biases unused), down to pixel space. `dn.mirror` is that
+    mirror as a real `keras.Model` (`dn.mirror.summary()`).
+
+    This equals the input gradient of the activation when every ReLU's
+    backward pass applies ReLU to the incoming signal and max-pool gradients
+    route through the argmax, multiplied by the seed: a projection is
+    "activation value x modified gradient". Layers without a ReLU (linear
+    convolutions) are not rectified.
+
+    Mirroring choices where the paper is silent:
+    - `LocalResponseNormalization`, `Dropout` and other inference-time
+      identities pass the signal through unchanged (the contrast
+      normalization is treated as an identity, not differentiated).
+    - `BatchNormalization` (inference), `Rescaling` and `Normalization`
+      multiply by their scale and drop their offset, like biases.
+    - Switch ties: the first maximum in row-major window order, as
+      TensorFlow's max-pool gradient chooses.
+
+    The user's model is never modified: its layers are called on tensors and
+    the mirror shares (does not copy) their kernel variables, so it follows
+    the model as it trains.
+
+    Supported layers: see `keras_zfnet.deconv.graph.SUPPORTED_LAYERS`
+    (convolutions and dense layers with ReLU or linear activations, max
+    pooling, padding, normalization, dropout, flatten, nested chain models).
+    A layer that cannot be mirrored inside the feature hierarchy (a residual
+    `Add`, a `tanh` convolution, `DepthwiseConv2D`, ...) raises a
+    `ValueError` naming it; one on top of the hierarchy (a softmax classifier)
+    only makes the layers above it unavailable.
+
+    Args:
+        model: a Sequential or functional chain Keras model.
+        windowed: `"auto"` (default), `True` or `False`. `mode="max"`
+            projections of spatial layers can evaluate the mirror on each
+            seed's receptive-field window only, which gives the same result
+            for less work; `"auto"` does so where it is at least twice
+            cheaper.
+
+    Example:
+
+    >>> model = keras.applications.VGG16(weights=None)
+    >>> dn = Deconvnet(model)
+    >>> images = np.random.rand(2, 224, 224, 3).astype("float32")
+    >>> dn.project(images, "block3_conv1", channels=[0, 5]).shape
+    (2, 2, 224, 224, 3)
+    """
+
+    def __init__(self, model, windowed="auto"):
+        if windowed not in ("auto", True, False):
+            raise ValueError(
+                "`windowed` must be 'auto', True or False. "
+                f"Received: windowed={windowed!r}"
+            )
+        self.model = model
+        self.windowed = windowed
+        self._layers = graph.chain_layers(model)
+        self._input_shape = graph.model_input_shape(model)
+        probe = tuple(_PROBE_SIZE if d is None else d for d in self._input_shape)
+        stages, self._blocker = graph.parse_chain(self._layers, probe)
+        if not stages:
+            layer, reason = self._blocker
+            raise graph.UnsupportedLayerError(
+                graph._unsupported_message(layer, reason)
+            )
+        self._layer_names = tuple(stage.name for stage in stages)
+        self._stage_cache = {}
+        self._mirror_cache = {}
+        self._function_cache = {}
+
+    @property
+    def layer_names(self):
+        """Names of the layers whose activations can be projected."""
+        return list(self._layer_names)
+
+    @property
+    def mirror(self):
+        """The mirror `keras.Model` attached to the topmost projectable layer."""
+        return self.mirror_for(self._layer_names[-1])
+
+    def mirror_for(self, layer, input_shape=None):
+        """The mirror `keras.Model` whose seed is `layer`'s output.
+
+        Args:
+            layer: a name from `layer_names` or the layer object.
+            input_shape: per-image input shape, needed only for models
+                without a fixed input size.
+
+        Returns:
+            A `keras.Model` with inputs `[seed, <pool>_switches, ...]` and
+            the per-image input shape of the model as output.
+        """
+        shape = self._concrete_shape(input_shape)
+        name = self._resolve(layer)
+        key = (shape, name)
+        if key not in self._mirror_cache:
+            stages = self._stages(shape)
+            index = self._layer_names.index(name)
+            self._mirror_cache[key] = mirror.build_mirror(stages, index)
+        return self._mirror_cache[key]
+
+    def project(self, images, layer, channels, mode="max", batch_size=64,
+                verbose="auto"):
+        """Projects activations of `layer` back to pixel space.
+
+        Args:
+            images: `(N, H, W, C)` images as the model expects them (after
+                its preprocessing). Non-float input is converted.
+            layer: a layer name from `layer_names` or the layer object.
+            channels: an int, or a list of K ints, indexing the layer's
+                channels (units for dense layers).
+            mode: `"max"` keeps only the strongest activation of the channel
+                in each image (its first maximum in row-major order) and
+                zeroes all else; `"all"` keeps the channel's whole map and
+                zeroes the other channels. Both seed the mirror with the
+                activation values themselves.
+            batch_size: number of (image, channel) projections per mirror
+                pass. All requested channels of an image are projected in
+                one batched pass.
+            verbose: `"auto"`, 0 or 1: a progress bar when several passes
+                are needed.
+
+        Returns:
+            A float32 NumPy array: `(N, H, W, C)` for an int `channels`,
+            `(N, K, H, W, C)` for a list.
+        """
+        if mode not in MODES:
+            raise ValueError(
+                f"`mode` must be one of {MODES}. Received: mode={mode!r}"
+            )
+        images = validation.as_images(images, self._input_shape)
+        shape = tuple(images.shape[1:])
+        name = self._resolve(layer)
+        index = self._layer_names.index(name)
+        stages = self._stages(shape)
+        channels, single = validation.as_channels(
+            channels, stages[index].output_shape[-1], name
+        )
+        batch_size = _check_batch_size(batch_size)
+        function = self._projector(shape, index, mode)
+        num = len(channels)
+        result = np.zeros((len(images), num, *shape), dtype="float32")
+        per_pass = max(1, batch_size // num)
+        channel_step = min(num, batch_size)
+        steps = [
+            (start, stop)
+            for start in range(0, len(images), per_pass)
+            for stop in [min(len(images), start + per_pass)]
+        ]
+        bar = progress.bar(len(steps) * -(-num // channel_step), verbose)
+        for start, stop in steps:
+            chunk = tf.constant(images[start:stop])
+            for c0 in range(0, num, channel_step):
+                picked = tf.constant(channels[c0:c0 + channel_step])
+                result[start:stop, c0:c0 + channel_step] = function(
+                    chunk, picked
+                ).numpy()
+                bar.add(1)
+        return result[:, 0] if single else result
+
+    def project_positions(self, images, layer, channels, positions,
+                          batch_size=64):
+        """Projects one given activation per image to pixel space.
+
+        Item `i` seeds the mirror with the activation of `channels[i]` at
+        `positions[i]` of `images[i]` (its value in the forward pass) and
+        zero elsewhere. Used to project stored top activations.
+
+        Args:
+            images: `(N, H, W, C)` images as the model expects them.
+            layer: a layer name or object with spatial maps.
+            channels: `N` ints.
+            positions: `(N, 2)` int positions `(row, col)` in the layer's
+                map.
+            batch_size: projections per mirror pass.
+
+        Returns:
+            `(N, H, W, C)` float32 projections.
+        """
+        images = validation.as_images(images, self._input_shape)
+        shape = tuple(images.shape[1:])
+        name = self._resolve(layer)
+        index = self._layer_names.index(name)
+        stages = self._stages(shape)
+        out_shape = stages[index].output_shape
+        if len(out_shape) != 3:
+            raise ValueError(
+                f"Layer '{name}' has no spatial map; use project() for "
+                f"dense layers. Received: layer output shape {out_shape}"
+            )
+        channels, _ = validation.as_channels(channels, out_shape[-1], name)
+        positions = np.asarray(positions).reshape(-1, 2).astype("int32")
+        if not len(images) == len(channels) == len(positions):
+            raise ValueError(
+                "`images`, `channels` and `positions` must have the same "
+                f"length. Received: {len(images)}, {len(channels)}, "
+                f"{len(positions)}"
+            )
+        limits = np.asarray(out_shape[:2])
+        if np.any((positions < 0) | (positions >= limits)):
+            raise ValueError(
+                f"`positions` must lie in the {out_shape[0]}x{out_shape[1]} "
+                f"map of layer '{name}'. Received: positions={positions}"
+            )
+        batch_size = _check_batch_size(batch_size)
+        function = self._projector(shape, index, "positions")
+        parts = []
+        for start in range(0, len(images), batch_size):
+            stop = start + batch_size
+            parts.append(function(
+                tf.constant(images[start:stop]),
+                tf.constant(channels[start:stop]),
+                tf.constant(positions[start:stop]),
+            ).numpy())
+        return np.concatenate(parts)
+
+    # Internals -----------------------------------------------------------
+
+    def _resolve(self, layer):
+        name = layer if isinstance(layer, str) else getattr(layer, "name", None)
+        blocker = self._blocker
+        if blocker is not None and name is not None:
+            all_names = [lay.name for lay in self._layers]
+            if name in all_names and name not in self._layer_names:
+                blocking, reason = blocker
+                raise graph.UnsupportedLayerError(
+                    f"Layer '{name}' cannot be projected because it lies at "
+                    "or above an unsupported layer. "
+                    + graph._unsupported_message(blocking, reason)
+                )
+        return validation.resolve_layer_name(layer, self._layer_names)
+
+    def _concrete_shape(self, input_shape):
+        shape = tuple(input_shape or self._input_shape)
+        if any(d is None for d in shape):
+            raise ValueError(
+                f"Model '{self.model.name}' has no fixed input size; pass "
+                f"input_shape=(H, W, C). Received: input_shape={shape}"
+            )
+        return shape
+
+    def _stages(self, shape):
+        if shape not in self._stage_cache:
+            stages, _ = graph.parse_chain(self._layers, shape)
+            self._stage_cache[shape] = stages
+        return self._stage_cache[shape]
+
+    def _use_windows(self, stages, index):
+        window_plan = windowed.plan(stages, index)
+        if window_plan is None or self.windowed is False:
+            return None
+        if self.windowed is True:
+            return window_plan
+        if window_plan.windowed_cost * 2 <= window_plan.full_cost:
+            return window_plan
+        return None
+
+    def _projector(self, shape, index, mode):
+        key = (shape, index, mode)
+        if key not in self._function_cache:
+            self._function_cache[key] = self._build_projector(
+                shape, index, mode
+            )
+        return self._function_cache[key]
+
+    def _build_projector(self, shape, index, mode):
+        stages = self._stages(shape)
+        top = stages[index]
+        spatial = len(top.output_shape) == 3
+        window_plan = (
+            self._use_windows(stages, index) if mode != "all" else None
+        )
+        mirror_model = None
+        if window_plan is None:
+            mirror_model = self.mirror_for(top.name, shape)
+        pools = [i for i in range(index, -1, -1) if stages[i].kind == "pool"]
+        image_spec = tf.TensorSpec((None, *shape), tf.float32)
+        channel_spec = tf.TensorSpec((None,), tf.int32)
+
+        def run_mirror(activations, switches, item_images, item_channels,
+                       positions, maps):
+            if window_plan is not None:
+                values = _values_at(activations, item_images, item_channels,
+                                    positions)
+                return windowed.project(
+                    stages, index, window_plan, positions, values,
+                    item_channels, item_images, switches,
+                )
+            if maps is None:
+                maps = _point_maps(activations, item_images, item_channels,
+                                   positions)
+            seed = _seed(maps, item_channels, top.output_shape[-1], spatial)
+            item_switches = [tf.gather(switches[i], item_images) for i in pools]
+            return mirror_model([seed, *item_switches], training=False)
+
+        if mode == "positions":
+            @tf.function(input_signature=[
+                image_spec, channel_spec, tf.TensorSpec((None, 2), tf.int32)
+            ])
+            def project_positions(images, channels, positions):
+                outputs, switches = forward.record_forward(
+                    stages, images, index
+                )
+                items = tf.range(tf.shape(images)[0])
+                return run_mirror(outputs[index], switches, items, channels,
+                                  positions, None)
+
+            return project_positions
+
+        @tf.function(input_signature=[image_spec, channel_spec])
+        def project(images, channels):
+            outputs, switches = forward.record_forward(stages, images, index)
+            activations = outputs[index]
+            n = tf.shape(images)[0]
+            k = tf.shape(channels)[0]
+            item_images = tf.repeat(tf.range(n), k)
+            item_channels = tf.tile(channels, [n])
+            maps = positions = None
+            if not spatial:
+                maps = tf.reshape(tf.gather(activations, channels, axis=1),
+                                  (-1,))
+            elif mode == "all":
+                maps = _channel_maps(activations, channels)
+            else:
+                positions = first_argmax_positions(
+                    _channel_maps(activations, channels)
+                )
+            projections = run_mirror(activations, switches, item_images,
+                                     item_channels, positions, maps)
+            return tf.reshape(projections, (n, k, *shape))
+
+        return project
+
+
+def _check_batch_size(batch_size):
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(
+            f"`batch_size` must be an integer >= 1. Received: "
+            f"batch_size={batch_size}"
+        )
+    return int(batch_size)
+
+
+def _channel_maps(activations, channels):
+    """`(n * k, h, w)` maps of the selected channels, image-major."""
+    maps = tf.gather(activations, channels, axis=3)
+    maps = tf.transpose(maps, (0, 3, 1, 2))
+    shape = tf.shape(maps)
+    return tf.reshape(maps, (-1, shape[2], shape[3]))
+
+
+def first_argmax_positions(maps):
+    """`(batch, 2)` int32 (row, col) of each map's first maximum
+    (row-major)."""
+    shape = tf.shape(maps)
+    width = shape[2]
+    flat = tf.reshape(maps, (shape[0], -1))
+    peak = tf.reduce_max(flat, axis=1, keepdims=True)
+    size = tf.shape(flat)[1]
+    candidates = tf.where(flat == peak, tf.range(size)[None, :], size)
+    first = tf.reduce_min(candidates, axis=1)
+    return tf.stack([first // width, first % width], axis=1)
+
+
+def _values_at(activations, item_images, item_channels, positions):
+    index = tf.stack(
+        [item_images, positions[:, 0], positions[:, 1], item_channels], axis=1
+    )
+    return tf.gather_nd(activations, index)
+
+
+def _point_maps(activations, item_images, item_channels, positions):
+    """`(batch, h, w)` maps holding only each item's seed value."""
+    values = _values_at(activations, item_images, item_channels, positions)
+    height, width = activations.shape[1], activations.shape[2]
+    flat = positions[:, 0] * width + positions[:, 1]
+    maps = tf.one_hot(flat, height * width) * values[:, None]
+    return tf.reshape(maps, (-1, height, width))
+
+
+def _seed(maps, item_channels, num_channels, spatial):
+    """Places each item's map in its channel, zeros in all others."""
+    hot = tf.one_hot(item_channels, num_channels)
+    if spatial:
+        return maps[:, :, :, None] * hot[:, None, None, :]
+    return maps[:, None] * hot

@@ -1,0 +1,92 @@
+"""Receptive-field arithmetic: which input box a layer position sees."""
+
+import collections
+
+from keras_zfnet.deconv import graph
+from keras_zfnet.utils import validation
+
+
+class ReceptiveField(
+    collections.namedtuple("ReceptiveField", ["size", "jump", "start"])
+):
+    """Receptive field of a layer, per axis `(rows, cols)`.
+
+    Position `(i, j)` of the layer's map sees the input box with rows
+    `[start[0] + i * jump[0], start[0] + i * jump[0] + size[0])` and columns
+    likewise. `start` can be negative and the box can pass the far border:
+    those parts lie in the forward pass's zero padding.
+
+    Attributes:
+        size: `(rows, cols)` side of the box in input pixels.
+        jump: `(rows, cols)` input pixels between neighbouring positions.
+        start: `(rows, cols)` input coordinate of position 0's box.
+    """
+
+    def box(self, i, j):
+        """`((row_start, row_stop), (col_start, col_stop))` of position
+        `(i, j)`, unclipped."""
+        r0 = self.start[0] + i * self.jump[0]
+        c0 = self.start[1] + j * self.jump[1]
+        return (r0, r0 + self.size[0]), (c0, c0 + self.size[1])
+
+
+def from_stages(stages, index):
+    """The receptive field of `stages[index]`'s output."""
+    size, jump, start = [1, 1], [1, 1], [0, 0]
+    for stage in stages[: index + 1]:
+        for axis, (window, stride, pad) in enumerate(stage.geometry):
+            start[axis] -= pad * jump[axis]
+            size[axis] += (window - 1) * jump[axis]
+            jump[axis] *= stride
+    return ReceptiveField(tuple(size), tuple(jump), tuple(start))
+
+
+def receptive_field(model, layer, input_shape=None):
+    """Receptive field of a layer of a chain CNN: size, jump and start.
+
+    Args:
+        model: a Keras chain model (see `Deconvnet` for supported layers).
+        layer: a layer name or layer object with spatial maps.
+        input_shape: per-image input shape, needed only when the model's
+            input has no fixed size (`"same"` padding depends on it).
+
+    Returns:
+        A `ReceptiveField` `(size, jump, start)`, each a `(rows, cols)`
+        pair, with `.box(i, j)` giving the input box of position `(i, j)`.
+
+    Example:
+
+    >>> rf = receptive_field(ZFNet(), "conv1")
+    >>> rf
+    ReceptiveField(size=(7, 7), jump=(2, 2), start=(-1, -1))
+    >>> rf.box(0, 0)
+    ((-1, 6), (-1, 6))
+    """
+    layers = graph.chain_layers(model)
+    shape = tuple(input_shape or graph.model_input_shape(model))
+    if any(d is None for d in shape):
+        raise ValueError(
+            f"Model '{model.name}' has no fixed input size; pass "
+            f"input_shape=(H, W, C). Received: input_shape={shape}"
+        )
+    stages, _ = graph.parse_chain(layers, shape)
+    names = [stage.name for stage in stages]
+    name = validation.resolve_layer_name(layer, names)
+    index = names.index(name)
+    if not all(stage.spatial for stage in stages[: index + 1]):
+        raise ValueError(
+            f"Layer '{name}' has no spatial map (it is at or after a "
+            "Flatten / Dense / global pooling layer), so it has no "
+            f"receptive-field box. Spatial layers: "
+            f"{[s.name for s in stages if _all_spatial(stages, s)]}"
+        )
+    return from_stages(stages, index)
+
+
+def _all_spatial(stages, target):
+    for stage in stages:
+        if not stage.spatial:
+            return False
+        if stage is target:
+            return True
+    return False

@@ -1,0 +1,100 @@
+"""`MaxUnpooling2D`: the deconvnet's unpooling with recorded switches."""
+
+import keras
+from keras import ops
+
+from keras_zfnet.utils import conv_utils
+
+
+@keras.saving.register_keras_serializable(package="keras_zfnet")
+class MaxUnpooling2D(keras.layers.Layer):
+    """Places pooled values back at the locations recorded by the switches.
+
+    The approximate inverse of max pooling used by the deconvnet (Zeiler &
+    Fergus 2014, Sec. 2.1): every value is written at the position of the
+    maximum that produced it in the forward pass, every other position is
+    zero. With overlapping windows (e.g. 3x3 stride 2) several pooled values
+    can point at the same input position; their contributions add up, so the
+    result equals the gradient of max pooling with the values as upstream
+    gradient.
+
+    Switches use the format of `MaxPoolingWithSwitches2D`: per-image flat
+    indices `(y * W + x) * C + c` into the pooling layer's input of spatial
+    size `output_size`. Ties were resolved when the switches were recorded
+    (first maximum in row-major window order).
+
+    Args:
+        output_size: tuple `(H, W)`, the spatial size of the pooling layer's
+            *input* (the size to unpool to). Several input sizes pool to the
+            same output size with `padding="valid"`, so it must be given.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: a list `[values, switches]`: `values` of shape
+            `(batch, h, w, C)` and integer `switches` of the same shape.
+
+    Output shape:
+        `(batch, H, W, C)`.
+
+    Example:
+
+    >>> pool = MaxPoolingWithSwitches2D(2, return_switches=True)
+    >>> x = np.random.rand(1, 4, 4, 3).astype("float32")
+    >>> pooled, switches = pool(x)
+    >>> MaxUnpooling2D(output_size=(4, 4))([pooled, switches]).shape
+    TensorShape([1, 4, 4, 3])
+    """
+
+    def __init__(self, output_size, **kwargs):
+        super().__init__(**kwargs)
+        self.output_size = conv_utils.standardize_pair(
+            output_size, "output_size", minimum=1
+        )
+
+    def call(self, inputs):
+        values, switches = _unpack_pair(inputs)
+        return unpool(values, switches, self.output_size)
+
+    def compute_output_shape(self, input_shape):
+        values_shape = _unpack_pair(input_shape)[0]
+        return (values_shape[0], *self.output_size, values_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config["output_size"] = self.output_size
+        return config
+
+
+def unpool(values, switches, output_size):
+    """Scatter-adds `values` at per-image flat `switches` (see the class).
+
+    Args:
+        values: `(batch, h, w, C)` tensor.
+        switches: integer tensor of the same shape, indices into one image
+            of shape `(*output_size, C)`.
+        output_size: `(H, W)`.
+
+    Returns:
+        `(batch, H, W, C)` tensor.
+    """
+    height, width = output_size
+    channels = values.shape[-1]
+    plane = height * width * channels
+    batch = ops.shape(values)[0]
+    offsets = ops.reshape(
+        ops.arange(batch, dtype="int64") * plane, (-1, 1, 1, 1)
+    )
+    segment_ids = ops.reshape(ops.cast(switches, "int64") + offsets, (-1,))
+    flat = ops.segment_sum(
+        ops.reshape(values, (-1,)), segment_ids, num_segments=batch * plane
+    )
+    return ops.reshape(flat, (-1, height, width, channels))
+
+
+def _unpack_pair(inputs):
+    if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+        raise ValueError(
+            "MaxUnpooling2D expects a list [values, switches]. "
+            f"Received: inputs={inputs}"
+        )
+    return inputs

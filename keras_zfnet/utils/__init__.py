@@ -1,0 +1,1 @@
+"""Private helpers shared across keras_zfnet modules (not public API)."""

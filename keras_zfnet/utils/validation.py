@@ -1,0 +1,103 @@
+"""Input checks shared by the public functions (errors name what is wrong)."""
+
+import numpy as np
+
+
+def resolve_layer_name(layer, valid_names, what="layer"):
+    """Returns the name of `layer` (a name or a layer object) if valid.
+
+    Args:
+        layer: a layer name or a Keras layer.
+        valid_names: the accepted names, in model order.
+        what: how to call the argument in the message.
+
+    Raises:
+        ValueError: naming the valid layers when `layer` is not one of them.
+    """
+    name = layer if isinstance(layer, str) else getattr(layer, "name", None)
+    if name is None:
+        raise ValueError(
+            f"`{what}` must be a layer name or a Keras layer. "
+            f"Received: {what}={layer!r}"
+        )
+    if name not in valid_names:
+        raise ValueError(
+            f"Unknown {what} '{name}'. Valid names: {list(valid_names)}. "
+            f"Received: {what}={name!r}"
+        )
+    return name
+
+
+def as_images(images, expected_shape, name="images"):
+    """Converts `images` to a float32 batch and checks its shape and values.
+
+    Args:
+        images: array-like `(N, H, W, C)`.
+        expected_shape: per-image shape `(H, W, C)`; `None` entries accept
+            any size.
+        name: the argument's name for messages.
+
+    Returns:
+        A float32 NumPy array.
+
+    Raises:
+        ValueError: for a wrong rank or shape, an empty batch, or NaN / inf.
+    """
+    array = np.asarray(images)
+    if array.dtype == object:
+        raise ValueError(
+            f"`{name}` must be a numeric array. Received: dtype=object"
+        )
+    expected = tuple(expected_shape)
+    if array.ndim != len(expected) + 1:
+        hint = ""
+        if array.ndim == len(expected):
+            hint = f" (for a single image pass {name}[None])"
+        raise ValueError(
+            f"`{name}` must be a batch of shape (N, "
+            f"{', '.join(str(d) for d in expected)}){hint}. "
+            f"Received: {name}.shape={array.shape}"
+        )
+    if any(e is not None and e != a for e, a in zip(expected, array.shape[1:])):
+        raise ValueError(
+            f"`{name}` must have per-image shape {expected} to match the "
+            f"model input. Received: {name}.shape={array.shape}"
+        )
+    if array.shape[0] == 0:
+        raise ValueError(f"`{name}` is empty. Received: {name}.shape={array.shape}")
+    array = array.astype("float32", copy=False)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(
+            f"`{name}` contains {bad} NaN or infinite value(s); expected "
+            "finite pixel values."
+        )
+    return array
+
+
+def as_channels(channels, num_channels, layer_name):
+    """Normalises `channels` (int or sequence of ints) to an int32 array.
+
+    Returns:
+        `(array, single)` where `single` says an int was given.
+
+    Raises:
+        ValueError: for non-integers, an empty list or out-of-range values.
+    """
+    single = np.ndim(channels) == 0
+    array = np.atleast_1d(np.asarray(channels))
+    if array.ndim != 1 or array.size == 0 or not np.issubdtype(
+        array.dtype, np.integer
+    ):
+        raise ValueError(
+            "`channels` must be an int or a non-empty list of ints. "
+            f"Received: channels={channels!r}"
+        )
+    bad = array[(array < 0) | (array >= num_channels)]
+    if bad.size:
+        raise ValueError(
+            f"Layer '{layer_name}' has {num_channels} channels, so channels "
+            f"must be in [0, {num_channels - 1}]. Received: channels="
+            f"{channels!r}"
+        )
+    return array.astype("int32"), bool(single)

@@ -1,0 +1,59 @@
+"""Setup for keras-zfnet."""
+
+import os
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VERSION = {}
+with open(os.path.join(HERE, "keras_zfnet", "version.py")) as f:
+    exec(f.read(), VERSION)
+
+with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+    LONG_DESCRIPTION = f.read()
+
+setup(
+    name="keras-zfnet",
+    version=VERSION["__version__"],
+    description=(
+        "Zeiler & Fergus (ECCV 2014) for Keras 3: ZFNet, a deconvnet for any "
+        "Keras CNN, and the paper's visualization toolkit."
+    ),
+    long_description=LONG_DESCRIPTION,
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_zfnet", "keras_zfnet.*"]),
+    include_package_data=True,
+    package_data={
+        "keras_zfnet": [
+            "applications/data/*.json",
+            "applications/weights/*.weights.h5",
+            "datasets/data/*",
+            "plotting/templates/*",
+        ]
+    },
+    install_requires=[
+        # TensorFlow itself comes from an extra ("cpu" or "gpu") so that
+        # pip does not replace an installed tensorflow / tensorflow-cpu.
+        "keras>=3.3",
+        "numpy",
+        "tensorflow-datasets",
+        "scikit-learn",
+        "pillow",
+        "matplotlib",
+    ],
+    extras_require={
+        "cpu": ["tensorflow-cpu>=2.16"],
+        "gpu": ["tensorflow[and-cuda]>=2.16"],
+        "tf": ["tensorflow>=2.16"],
+        "test": ["pytest>=7", "pytest-xdist"],
+        "notebooks": ["nbformat", "nbclient", "ipykernel"],
+    },
+    entry_points={"console_scripts": ["keras-zfnet=keras_zfnet.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
