@@ -2,7 +2,7 @@
 
 import os
 
-from setuptools import find_packages
+from setuptools import find_namespace_packages
 from setuptools import setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,16 +24,13 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["keras_zfnet", "keras_zfnet.*"]),
-    include_package_data=True,
-    package_data={
-        "keras_zfnet": [
-            "applications/data/*.json",
-            "applications/weights/*.weights.h5",
-            "datasets/data/*",
-            "plotting/templates/*",
-        ]
-    },
+    # Namespace discovery so that the data folders (class names, shipped
+    # weights, the Fashion-MNIST sample, report templates) ship too.
+    packages=find_namespace_packages(
+        include=["keras_zfnet", "keras_zfnet.*"],
+        exclude=["*.__pycache__"],
+    ),
+    package_data={"": ["*.json", "*.npz", "*.h5", "*.html", "*.css"]},
     install_requires=[
         # TensorFlow itself comes from an extra ("cpu" or "gpu") so that
         # pip does not replace an installed tensorflow / tensorflow-cpu.

@@ -18,11 +18,14 @@ if _keras.backend.backend() != "tensorflow":
     )
 
 from keras_zfnet import constraints  # noqa: E402
+from keras_zfnet import datasets  # noqa: E402
 from keras_zfnet import layers  # noqa: E402
 from keras_zfnet.applications import AlexNet  # noqa: E402
 from keras_zfnet.applications import MiniZFNet  # noqa: E402
 from keras_zfnet.applications import ZFNet  # noqa: E402
 from keras_zfnet.applications import decode_predictions  # noqa: E402
+from keras_zfnet.analysis import TopActivations  # noqa: E402
+from keras_zfnet.analysis import top_activations  # noqa: E402
 from keras_zfnet.applications import preprocess_input  # noqa: E402
 from keras_zfnet.deconv import Deconvnet  # noqa: E402
 from keras_zfnet.deconv import receptive_field  # noqa: E402
@@ -31,12 +34,15 @@ from keras_zfnet.version import __version__  # noqa: E402
 __all__ = [
     "AlexNet",
     "Deconvnet",
+    "TopActivations",
     "MiniZFNet",
     "ZFNet",
     "__version__",
     "constraints",
+    "datasets",
     "decode_predictions",
     "layers",
     "preprocess_input",
     "receptive_field",
+    "top_activations",
 ]

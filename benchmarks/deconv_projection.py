@@ -1,0 +1,100 @@
+"""Deconvnet projection speed, measured side by side in one run.
+
+Prints, for MiniZFNet (28x28x1) and ZFNet (224x224x3, random weights):
+
+- 64 conv5 channels of one image projected in one batched pass vs a Python
+  loop of 64 single-channel calls (target: >= 5x faster);
+- one conv5 projection vs one forward pass of the same model on the same
+  input, compiled (`tf.function(model)`), and vs `model.predict`
+  (target: <= 1.5x the forward pass);
+- the same projections with the windowed mirror off, for reference.
+
+Usage: python benchmarks/deconv_projection.py [--repeats 5] [--quick]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_zfnet as kz  # noqa: E402
+
+
+def timed(fn, repeats):
+    """Median wall time of `fn()` in seconds, after two warm-up calls."""
+    fn()
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(name, model, image, repeats, channels=64):
+    layer = "conv5"
+    forward = tf.function(lambda x: model(x, training=False))
+    x = tf.constant(image)
+    t_forward = timed(lambda: forward(x).numpy(), repeats)
+    t_predict = timed(lambda: model.predict(image, verbose=0), repeats)
+    rows = []
+    for windowed in ("auto", False):
+        dn = kz.Deconvnet(model, windowed=windowed)
+        chans = list(range(channels))
+        t_batched = timed(lambda: dn.project(image, layer, chans), repeats)
+        t_loop = timed(
+            lambda: [dn.project(image, layer, c) for c in chans],
+            max(1, repeats // 2),
+        )
+        t_one = timed(lambda: dn.project(image, layer, 0), repeats)
+        label = "windowed" if windowed == "auto" else "full mirror"
+        rows.append((name, label, t_loop, t_batched, t_one, t_forward,
+                     t_predict))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true",
+                        help="MiniZFNet only")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    cases = [("MiniZFNet 28x28x1", kz.MiniZFNet(),
+              rng.uniform(0, 255, (1, 28, 28, 1)).astype("float32"))]
+    if not args.quick:
+        cases.append((
+            "ZFNet 224x224x3", kz.ZFNet(),
+            kz.preprocess_input(rng.uniform(0, 255, (1, 224, 224, 3))),
+        ))
+    print(f"devices: {[d.device_type for d in tf.config.list_logical_devices()]}"
+          f", CPU threads: {os.cpu_count()}")
+    header = (
+        f"{'model':<18} {'mirror':<12} {'64x1ch loop':>12} {'64ch batch':>11}"
+        f" {'speedup':>8} {'1 proj':>9} {'forward':>9} {'proj/fwd':>9}"
+        f" {'predict':>9} {'proj/pred':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, model, image in cases:
+        for row in measure(name, model, image, args.repeats):
+            name_, label, loop, batched, one, fwd, pred = row
+            print(
+                f"{name_:<18} {label:<12} {loop * 1e3:>10.1f}ms"
+                f" {batched * 1e3:>9.1f}ms {loop / batched:>7.1f}x"
+                f" {one * 1e3:>7.1f}ms {fwd * 1e3:>7.1f}ms {one / fwd:>8.2f}x"
+                f" {pred * 1e3:>7.1f}ms {one / pred:>8.2f}x"
+            )
+    print("targets: speedup >= 5x; proj/fwd <= 1.5x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

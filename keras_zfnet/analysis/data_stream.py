@@ -1,0 +1,155 @@
+"""Streams images out of numpy arrays, `tf.data` datasets and `PyDataset`s.
+
+Analyses read data of any length batch by batch and never hold it whole.
+Labels and sample weights are dropped: only images matter here.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def _images_of(element):
+    """The images of a dataset element: `x`, `(x, y)`, `(x, y, w)`."""
+    if isinstance(element, (tuple, list)):
+        return element[0]
+    if isinstance(element, dict):
+        raise ValueError(
+            "Dataset elements that are dicts are not supported; map them to "
+            "images or (images, labels) first. Received: keys "
+            f"{sorted(element)}"
+        )
+    return element
+
+
+def _check_shape(batch, image_shape, where):
+    shape = tuple(batch.shape[1:])
+    if len(shape) != len(image_shape) or any(
+        e is not None and e != s for e, s in zip(image_shape, shape)
+    ):
+        raise ValueError(
+            f"Images from {where} have shape {shape}; the model expects "
+            f"{tuple(image_shape)}. Received: batch shape {tuple(batch.shape)}"
+        )
+
+
+def num_batches(data, batch_size):
+    """Number of batches `iterate_batches` yields, or `None` if unknown."""
+    if isinstance(data, np.ndarray):
+        return -(-len(data) // batch_size)
+    if isinstance(data, tf.data.Dataset):
+        count = int(data.cardinality())
+        if count < 0:
+            return None
+        if _is_batched(data):
+            return count
+        return -(-count // batch_size)
+    if isinstance(data, keras.utils.PyDataset):
+        return len(data)
+    return None
+
+
+def _is_batched(dataset, image_rank=None):
+    spec = dataset.element_spec
+    if isinstance(spec, (tuple, list)):
+        spec = spec[0]
+    rank = len(spec.shape)
+    if image_rank is not None:
+        return rank == image_rank + 1
+    return rank == 4
+
+
+def iterate_batches(data, batch_size, image_shape, skip_images=0):
+    """Yields float32 image batches (numpy or tensors) from `data`.
+
+    Args:
+        data: a NumPy array `(N, ...)`, a `tf.data.Dataset` (of images or
+            `(images, labels)`, batched or not) or a `keras.utils.PyDataset`.
+        batch_size: batch size for arrays and unbatched datasets.
+        image_shape: the per-image shape the model expects (to check).
+        skip_images: images to skip at the start (for resuming). For arrays
+            and unbatched datasets any number; for batched sources a multiple
+            of the batch size.
+
+    Yields:
+        `(N_b, *image_shape)` float32 batches.
+    """
+    if isinstance(data, np.ndarray) or np.isscalar(data):
+        array = np.asarray(data)
+        if array.ndim == len(image_shape):
+            raise ValueError(
+                "Expected a batch of images (N, "
+                f"{', '.join(map(str, image_shape))}); for one image pass "
+                f"x[None]. Received: shape {array.shape}"
+            )
+        _check_shape(array, image_shape, "the array")
+        for start in range(skip_images, len(array), batch_size):
+            yield array[start:start + batch_size].astype("float32", copy=False)
+        return
+    if isinstance(data, tf.data.Dataset):
+        dataset = data.map(lambda *e: _images_of(e if len(e) > 1 else e[0]))
+        if not _is_batched(dataset, len(image_shape)):
+            dataset = dataset.skip(skip_images).batch(batch_size)
+        else:
+            dataset = dataset.skip(skip_images // max(1, _first_batch(data)))
+        for batch in dataset.prefetch(2):
+            _check_shape(batch, image_shape, "the dataset")
+            yield tf.cast(batch, tf.float32)
+        return
+    if isinstance(data, keras.utils.PyDataset):
+        start = 0
+        if skip_images:
+            size = len(np.asarray(_images_of(data[0])))
+            start = skip_images // size
+        for index in range(start, len(data)):
+            batch = np.asarray(_images_of(data[index]), dtype="float32")
+            _check_shape(batch, image_shape, "the PyDataset")
+            yield batch
+        return
+    raise ValueError(
+        "`data` must be a NumPy array, a tf.data.Dataset or a "
+        f"keras.utils.PyDataset. Received: {type(data).__name__}"
+    )
+
+
+def _first_batch(dataset):
+    for element in dataset.take(1):
+        return int(tf.shape(_images_of(element))[0])
+    return 1
+
+
+def fetch(data, indices, image_shape, batch_size=64, index_offset=0):
+    """The images at dataset positions `indices` (global, with offset).
+
+    Streams `data` once (arrays are indexed directly) and keeps only the
+    requested images: memory O(len(indices)).
+
+    Returns:
+        A dict from index to a float32 image.
+    """
+    wanted = sorted({int(i) for i in np.ravel(indices) if i >= 0})
+    if isinstance(data, np.ndarray):
+        return {
+            i: np.asarray(data[i - index_offset], dtype="float32")
+            for i in wanted
+        }
+    found = {}
+    position = index_offset
+    pending = set(wanted)
+    for batch in iterate_batches(data, batch_size, image_shape):
+        batch = np.asarray(batch)
+        for j in range(len(batch)):
+            if position + j in pending:
+                found[position + j] = batch[j]
+        position += len(batch)
+        pending -= set(found)
+        if not pending:
+            break
+    missing = sorted(pending)
+    if missing:
+        raise ValueError(
+            f"Indices {missing[:5]} are beyond the {position - index_offset} "
+            "images of `data` (with index_offset="
+            f"{index_offset}): pass the data the scan read."
+        )
+    return found

@@ -1,0 +1,273 @@
+"""`TopActivations`: the result of a top-k scan, mergeable and storable."""
+
+import dataclasses
+
+import numpy as np
+
+from keras_zfnet.analysis import data_stream
+from keras_zfnet.deconv.receptive_field import ReceptiveField
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TopActivations:
+    """Top-k activations of the channels of one layer.
+
+    Attributes:
+        layer: the layer's name.
+        channels: `(C,)` channel indices scanned.
+        values: `(C, k)` activation values, largest first.
+        indices: `(C, k)` dataset positions (plus the scan's
+            `index_offset`); -1 marks an empty slot (fewer than k images).
+        positions: `(C, k, 2)` `(row, col)` of each value in the layer's map
+            (0 for dense layers).
+        scanned: number of images scanned.
+        image_shape: the model's per-image input shape.
+        receptive_field: the layer's `ReceptiveField`, or `None` when the
+            model is not a chain the deconvnet supports.
+        model: the scanned model (not stored by `to_npz`).
+    """
+
+    layer: str
+    channels: np.ndarray
+    values: np.ndarray
+    indices: np.ndarray
+    positions: np.ndarray
+    scanned: int
+    image_shape: tuple
+    receptive_field: ReceptiveField = None
+    model: object = dataclasses.field(default=None, repr=False)
+
+    @property
+    def k(self):
+        return self.values.shape[1]
+
+    def merge(self, other):
+        """Combines results of disjoint shards into the single-scan result.
+
+        Entries are ranked by value (descending), ties by the lower dataset
+        index, exactly as one scan over the union ranks them.
+
+        Args:
+            other: a `TopActivations` of the same layer, channels and k.
+
+        Returns:
+            A new `TopActivations`.
+        """
+        if not isinstance(other, TopActivations):
+            raise ValueError(
+                f"Expected a TopActivations. Received: {type(other).__name__}"
+            )
+        if (other.layer != self.layer or other.k != self.k
+                or not np.array_equal(other.channels, self.channels)):
+            raise ValueError(
+                "Only results of the same layer, channels and k merge. "
+                f"Received: layer {other.layer!r} (k={other.k}, "
+                f"{len(other.channels)} channels) into {self.layer!r} "
+                f"(k={self.k}, {len(self.channels)} channels)"
+            )
+        values = np.concatenate([self.values, other.values], axis=1)
+        indices = np.concatenate([self.indices, other.indices], axis=1)
+        positions = np.concatenate([self.positions, other.positions], axis=1)
+        empty = indices < 0
+        sort_index = np.where(empty, np.iinfo(np.int64).max, indices)
+        order = np.lexsort((sort_index, -values.astype("float64")), axis=1)
+        keep = order[:, : self.k]
+        return dataclasses.replace(
+            self,
+            values=np.take_along_axis(values, keep, 1),
+            indices=np.take_along_axis(indices, keep, 1),
+            positions=np.take_along_axis(positions, keep[..., None], 1),
+            scanned=self.scanned + other.scanned,
+            model=self.model if self.model is not None else other.model,
+        )
+
+    def to_npz(self, path):
+        """Saves the result (without the model) to a `.npz` file."""
+        rf = self.receptive_field
+        np.savez(
+            path,
+            layer=self.layer,
+            channels=self.channels,
+            values=self.values,
+            indices=self.indices,
+            positions=self.positions,
+            scanned=self.scanned,
+            image_shape=np.asarray(self.image_shape),
+            receptive_field=(np.asarray(rf, dtype="int64") if rf is not None
+                             else np.zeros((0,), "int64")),
+        )
+
+    @classmethod
+    def from_npz(cls, path, model=None):
+        """Loads a result saved by `to_npz` (attach `model` for
+        projections)."""
+        with np.load(path) as data:
+            rf = data["receptive_field"]
+            return cls(
+                layer=str(data["layer"]),
+                channels=data["channels"],
+                values=data["values"],
+                indices=data["indices"],
+                positions=data["positions"],
+                scanned=int(data["scanned"]),
+                image_shape=tuple(int(d) for d in data["image_shape"]),
+                receptive_field=(ReceptiveField(*(tuple(r) for r in rf))
+                                 if rf.size else None),
+                model=model,
+            )
+
+    def _require_rf(self):
+        if self.receptive_field is None:
+            raise ValueError(
+                f"Layer '{self.layer}' has no receptive-field box (a dense "
+                "layer, or a model the deconvnet cannot read), so patches "
+                "cannot be cut."
+            )
+        return self.receptive_field
+
+    def boxes(self):
+        """`(C, k, 4)` input boxes `(row0, row1, col0, col1)` of the
+        entries (unclipped)."""
+        rf = self._require_rf()
+        rows = rf.start[0] + self.positions[..., 0] * rf.jump[0]
+        cols = rf.start[1] + self.positions[..., 1] * rf.jump[1]
+        return np.stack([rows, rows + rf.size[0], cols, cols + rf.size[1]],
+                        axis=-1)
+
+    def images(self, data, batch_size=64, index_offset=0):
+        """`(C, k, H, W, C_in)` images of the entries, fetched by streaming
+        `data` once (zeros in empty slots)."""
+        found = data_stream.fetch(data, self.indices, self.image_shape,
+                                  batch_size, index_offset)
+        out = np.zeros(self.indices.shape + tuple(self.image_shape),
+                       "float32")
+        for (c, j), index in np.ndenumerate(self.indices):
+            if index >= 0:
+                out[c, j] = found[int(index)]
+        return out
+
+    def patches(self, data, fill=0.0, batch_size=64, index_offset=0,
+                images=None):
+        """The receptive-field crop of the input for every entry.
+
+        Args:
+            data: the scanned data (only the needed images are kept).
+            fill: value for the parts of a box outside the image (the
+                forward pass's zero padding sees zeros in the model's input
+                space; 0 by default).
+            batch_size, index_offset: as in the scan.
+            images: optional output of `images()` to avoid a second read.
+
+        Returns:
+            `(C, k, size_rows, size_cols, C_in)` float32 patches.
+        """
+        images = self.images(data, batch_size, index_offset) if (
+            images is None) else images
+        return crop_boxes(images, self.boxes(), fill)
+
+    def projections(self, data, batch_size=64, index_offset=0, images=None,
+                    crop=False):
+        """Deconvnet projections of every entry (batched).
+
+        Each entry seeds the mirror with its own activation at its own
+        position. Needs `model` (attached by the scan or `from_npz`).
+
+        Args:
+            data: the scanned data.
+            batch_size, index_offset: as in the scan.
+            images: optional output of `images()`.
+            crop: return receptive-field crops like `patches()` instead of
+                full-size projections.
+
+        Returns:
+            `(C, k, H, W, C_in)` (or cropped) float32 projections; zeros in
+            empty slots.
+        """
+        from keras_zfnet.deconv import Deconvnet
+
+        if self.model is None:
+            raise ValueError(
+                "This result has no model; pass it to "
+                "TopActivations.from_npz(path, model=...)."
+            )
+        images = self.images(data, batch_size, index_offset) if (
+            images is None) else images
+        valid = self.indices >= 0
+        c_idx, j_idx = np.nonzero(valid)
+        out = np.zeros(images.shape, "float32")
+        if len(c_idx):
+            projected = Deconvnet(self.model).project_positions(
+                images[c_idx, j_idx], self.layer, self.channels[c_idx],
+                self.positions[c_idx, j_idx], batch_size=batch_size,
+            )
+            out[c_idx, j_idx] = projected
+        if crop:
+            return crop_boxes(out, self.boxes(), 0.0)
+        return out
+
+    def plot(self, data, features=None, max_features=8, index_offset=0,
+             batch_size=64, title=None):
+        """Draws the paper's Fig. 2 layout: per feature, the 3x3 (k)
+        projections next to the matching image patches.
+
+        Args:
+            data: the scanned data.
+            features: positions in `.channels` to draw; defaults to the
+                first `max_features` features with entries.
+            max_features: cap when `features` is None.
+            index_offset, batch_size: as in the scan.
+            title: figure title.
+
+        Returns:
+            A `matplotlib.figure.Figure`.
+        """
+        from keras_zfnet.plotting.top_activations import plot_top_activations
+
+        if features is None:
+            alive = np.flatnonzero((self.indices >= 0).any(axis=1))
+            features = alive[:max_features]
+        features = np.asarray(features, dtype="int64")
+        subset = self.select(features)
+        images = subset.images(data, batch_size, index_offset)
+        projections = subset.projections(data, images=images, crop=True)
+        patches = subset.patches(data, images=images)
+        return plot_top_activations(
+            projections, patches,
+            [f"{self.layer} #{c}" for c in subset.channels],
+            title=title or f"Top {self.k} activations of {self.layer}",
+        )
+
+    def save(self, path, data, **kwargs):
+        """Saves `plot(data, **kwargs)` to an image file (PNG, PDF, ...)."""
+        figure = self.plot(data, **kwargs)
+        figure.savefig(path, dpi=100)
+        return path
+
+    def select(self, features):
+        """The result restricted to feature positions `features`."""
+        features = np.asarray(features, dtype="int64")
+        return dataclasses.replace(
+            self,
+            channels=self.channels[features],
+            values=self.values[features],
+            indices=self.indices[features],
+            positions=self.positions[features],
+        )
+
+
+def crop_boxes(images, boxes, fill=0.0):
+    """Crops `(..., H, W, C)` images to `(..., 4)` boxes (same size each),
+    filling outside the image with `fill`."""
+    height, width = images.shape[-3], images.shape[-2]
+    rows = int(boxes[..., 1].flat[0] - boxes[..., 0].flat[0])
+    cols = int(boxes[..., 3].flat[0] - boxes[..., 2].flat[0])
+    out = np.full(images.shape[:-3] + (rows, cols, images.shape[-1]), fill,
+                  dtype="float32")
+    for index in np.ndindex(*images.shape[:-3]):
+        r0, _, c0, _ = (int(v) for v in boxes[index])
+        rs, re = max(r0, 0), min(r0 + rows, height)
+        cs, ce = max(c0, 0), min(c0 + cols, width)
+        if rs < re and cs < ce:
+            out[index][rs - r0:re - r0, cs - c0:ce - c0] = (
+                images[index][rs:re, cs:ce])
+    return out

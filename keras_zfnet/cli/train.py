@@ -1,0 +1,143 @@
+"""`keras-zfnet train`: the paper's recipe from the command line."""
+
+import json
+import os
+import shlex
+import sys
+
+MODELS = ("mini_zfnet", "zfnet", "alexnet")
+
+
+def add_parser(sub):
+    parser = sub.add_parser(
+        "train",
+        help="train a model with the paper's recipe (resumable)",
+        description=(
+            "Train with SGD (momentum 0.9), learning rate annealed on "
+            "validation plateaus, dropout, FilterRMS, crops and flips. "
+            "Interrupt at any time and run the same command again to "
+            "resume. Several GPUs are used with MirroredStrategy; set "
+            "TF_CONFIG on every machine for MultiWorkerMirroredStrategy."
+        ),
+    )
+    parser.add_argument("--model", choices=MODELS, default="mini_zfnet")
+    parser.add_argument("--first-layer", default="zfnet",
+                        help="MiniZFNet first layer: zfnet or alexnet")
+    parser.add_argument(
+        "--dataset", default="fashion_mnist",
+        help="fashion_mnist, folder:PATH (one folder per class) or "
+             "tfds:NAME (caltech101, voc2012, imagenet2012)",
+    )
+    parser.add_argument("--data-path", default=None,
+                        help="folder with the Fashion-MNIST IDX files")
+    parser.add_argument("--output", required=True, help="run folder")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument("--lr-patience", type=int, default=2)
+    parser.add_argument("--filter-rms", type=float, default=0.1,
+                        help="FilterRMS radius (0 disables)")
+    parser.add_argument("--validation-size", type=int, default=5000)
+    parser.add_argument("--backup-every", type=int, default=100,
+                        help="steps between mid-epoch backups")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", default="auto")
+    parser.set_defaults(run=run)
+
+
+def _build(args, input_shape, classes):
+    from keras_zfnet import applications
+
+    rms = args.filter_rms or None
+    if args.model == "mini_zfnet":
+        return lambda: applications.MiniZFNet(
+            input_shape=input_shape, classes=classes,
+            first_layer=args.first_layer, filter_rms=rms,
+        )
+    builder = (applications.ZFNet if args.model == "zfnet"
+               else applications.AlexNet)
+    return lambda: builder(input_shape=input_shape, classes=classes,
+                           filter_rms=rms)
+
+
+def _data(args):
+    """(train, validation, test_arrays_or_dataset, input_shape, classes)."""
+    from keras_zfnet import datasets
+    from keras_zfnet.training import data
+
+    if args.dataset == "fashion_mnist":
+        (x, y), (x_test, y_test) = datasets.fashion_mnist.load_data(
+            args.data_path)
+        train, validation = data.small_image_pipelines(
+            x, y, args.batch_size, args.validation_size, seed=args.seed)
+        return train, validation, (x_test[..., None], y_test), (28, 28, 1), 10
+    if args.dataset.startswith("folder:"):
+        import numpy as np
+
+        root = args.dataset.split(":", 1)[1]
+        _, labels, names = datasets.folders.list_image_folder(root)
+        order = np.random.default_rng(args.seed).permutation(len(labels))
+        held = max(1, len(labels) // 10)
+        train, _ = datasets.image_folder(
+            root, training=True, indices=np.sort(order[held:]),
+            batch_size=args.batch_size, seed=args.seed)
+        validation, _ = datasets.image_folder(
+            root, indices=np.sort(order[:held]), batch_size=args.batch_size)
+        return train, validation, None, (224, 224, 3), len(names)
+    if args.dataset.startswith("tfds:"):
+        name = args.dataset.split(":", 1)[1]
+        train, info = datasets.tfds_source(name, "train", training=True,
+                                           batch_size=args.batch_size)
+        split = "validation" if "validation" in info.splits else "test"
+        validation, _ = datasets.tfds_source(name, split,
+                                             batch_size=args.batch_size)
+        classes = info.features["label"].num_classes
+        return train, validation, validation, (224, 224, 3), classes
+    raise SystemExit(
+        "--dataset must be fashion_mnist, folder:PATH or tfds:NAME. "
+        f"Received: --dataset {args.dataset}"
+    )
+
+
+def run(args):
+    import keras
+
+    from keras_zfnet import training
+    from keras_zfnet.applications import presets
+
+    keras.utils.set_random_seed(args.seed)
+    verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    train_ds, val_ds, test, input_shape, classes = _data(args)
+    model = training.train(
+        _build(args, input_shape, classes), train_ds, val_ds, args.output,
+        args.epochs, learning_rate=args.learning_rate,
+        lr_patience=args.lr_patience, backup_every=args.backup_every,
+        verbose=verbose,
+    )
+    summary = dict(
+        model=args.model,
+        first_layer=args.first_layer if args.model == "mini_zfnet" else None,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        train_seconds=round(training.training_seconds(args.output), 1),
+        command="keras-zfnet train " + shlex.join(sys.argv[2:]
+                                                  if sys.argv[1:2] == ["train"]
+                                                  else sys.argv[1:]),
+    )
+    if test is not None:
+        if isinstance(test, tuple):
+            _, accuracy = model.evaluate(*test, batch_size=256, verbose=0)
+        else:
+            _, accuracy = model.evaluate(test, verbose=0)
+        summary["test_accuracy"] = round(float(accuracy), 4)
+        print(f"test accuracy: {accuracy:.4f}")
+    weights = os.path.join(args.output, "model.weights.h5")
+    summary["sha256"] = presets.file_sha256(weights)
+    summary["weights"] = weights
+    with open(os.path.join(args.output, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+

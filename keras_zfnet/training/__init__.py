@@ -1,0 +1,19 @@
+"""The paper's training recipe: SGD with momentum, learning rate annealed on
+validation plateaus, dropout, FilterRMS, crops and flips; resumable, and
+distributed with the strategy the machine supports."""
+
+from keras_zfnet.training.data import small_image_pipelines
+from keras_zfnet.training.strategy import strategy_from_environment
+from keras_zfnet.training.trainer import ResumableReduceLROnPlateau
+from keras_zfnet.training.trainer import compile_for_paper
+from keras_zfnet.training.trainer import train
+from keras_zfnet.training.trainer import training_seconds
+
+__all__ = [
+    "ResumableReduceLROnPlateau",
+    "compile_for_paper",
+    "small_image_pipelines",
+    "strategy_from_environment",
+    "train",
+    "training_seconds",
+]

@@ -1,0 +1,164 @@
+"""The paper's training recipe, resumable and distributed."""
+
+import json
+import os
+import time
+
+import keras
+
+from keras_zfnet.training.strategy import strategy_from_environment
+
+
+class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+    """`ReduceLROnPlateau` that keeps its counters across interruptions.
+
+    Its state (best value, epochs waited, cooldown) is written to
+    `state_path` after every epoch and read back when training starts, so a
+    resumed run anneals exactly as an uninterrupted one would.
+
+    Args:
+        state_path: a JSON file for the state.
+        **kwargs: `keras.callbacks.ReduceLROnPlateau` arguments.
+    """
+
+    def __init__(self, state_path, **kwargs):
+        super().__init__(**kwargs)
+        self.state_path = state_path
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if os.path.exists(self.state_path):
+            with open(self.state_path) as f:
+                state = json.load(f)
+            self.best = state["best"]
+            self.wait = state["wait"]
+            self.cooldown_counter = state["cooldown_counter"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        state = dict(best=float(self.best), wait=int(self.wait),
+                     cooldown_counter=int(self.cooldown_counter))
+        with open(self.state_path + ".tmp", "w") as f:
+            json.dump(state, f)
+        os.replace(self.state_path + ".tmp", self.state_path)
+
+
+class StepAndEpochBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that saves every `save_freq` steps *and* at the
+    end of every epoch.
+
+    Keras' callback saves at one of the two; with both, an interruption
+    between epochs resumes exactly at the next epoch, and one inside an
+    epoch keeps the steps done up to the last backup (the interrupted epoch
+    then runs again from its first batch, starting from those weights).
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":
+            self._save_model()
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds `epoch_seconds` (wall time of the epoch) to the epoch logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+def compile_for_paper(model, learning_rate=1e-2, momentum=0.9):
+    """Compiles `model` with the paper's optimizer (SGD, momentum 0.9)."""
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train(build_model, train_data, validation_data, output_dir, epochs,
+          learning_rate=1e-2, momentum=0.9, lr_factor=0.1, lr_patience=2,
+          min_learning_rate=1e-5, backup_every=100, strategy=None,
+          callbacks=(), verbose="auto"):
+    """Trains a classifier with the paper's recipe; resumable.
+
+    SGD with momentum 0.9, learning rate `learning_rate` (paper: 1e-2)
+    divided by 10 when the validation loss stops improving (paper: annealed
+    "throughout training manually" on validation plateaus). Dropout and
+    `FilterRMS` come with the model (`ZFNet`, `MiniZFNet`). The model is
+    built and compiled under `strategy` (chosen from the machine by
+    default, see `strategy_from_environment`).
+
+    Nothing is lost when a run is interrupted: the weights, the optimizer
+    state and the epoch are backed up every `backup_every` steps and at
+    every epoch end (two generations, `keras.callbacks.BackupAndRestore`),
+    the plateau scheduler's counters every epoch, and the log is appended.
+    Calling `train` again with the same `output_dir` continues from the last
+    backup; a finished run is not trained again.
+
+    Args:
+        build_model: callable returning an uncompiled `keras.Model`.
+        train_data: a `tf.data.Dataset` of `(images, labels)` batches.
+        validation_data: a dataset of the same form.
+        output_dir: folder for `backup/`, `log.csv` and
+            `model.weights.h5`.
+        epochs: total number of epochs.
+        learning_rate, momentum: SGD settings.
+        lr_factor, lr_patience, min_learning_rate: the plateau schedule.
+        backup_every: steps between mid-epoch backups.
+        strategy: a `tf.distribute.Strategy`, or `None` to choose.
+        callbacks: extra Keras callbacks.
+        verbose: passed to `fit` ("auto", 0, 1, 2).
+
+    Returns:
+        The trained `keras.Model`.
+
+    Example:
+
+    >>> model = train(lambda: MiniZFNet(), train_ds, val_ds, "runs/mini", 12)
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    strategy = strategy or strategy_from_environment()
+    with strategy.scope():
+        model = compile_for_paper(build_model(), learning_rate, momentum)
+    backup = StepAndEpochBackup(
+        os.path.join(output_dir, "backup"),
+        save_freq=backup_every,
+        double_checkpoint=True,
+        delete_checkpoint=False,
+    )
+    schedule = ResumableReduceLROnPlateau(
+        os.path.join(output_dir, "plateau.json"),
+        monitor="val_loss",
+        factor=lr_factor,
+        patience=lr_patience,
+        min_lr=min_learning_rate,
+        verbose=1,
+    )
+    log = keras.callbacks.CSVLogger(os.path.join(output_dir, "log.csv"),
+                                    append=True)
+    model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        callbacks=[EpochTimer(), backup, schedule, log, *callbacks],
+        verbose=verbose,
+    )
+    model.save_weights(os.path.join(output_dir, "model.weights.h5"))
+    return model
+
+
+def training_seconds(output_dir):
+    """Total wall time of the epochs logged in `output_dir/log.csv`."""
+    import csv
+
+    path = os.path.join(output_dir, "log.csv")
+    if not os.path.exists(path):
+        return 0.0
+    with open(path) as f:
+        return sum(float(row.get("epoch_seconds") or 0)
+                   for row in csv.DictReader(f))
