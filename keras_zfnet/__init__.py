@@ -25,6 +25,7 @@ from keras_zfnet.applications import MiniZFNet  # noqa: E402
 from keras_zfnet.applications import ZFNet  # noqa: E402
 from keras_zfnet.applications import decode_predictions  # noqa: E402
 from keras_zfnet.analysis import TopActivations  # noqa: E402
+from keras_zfnet.analysis import occlusion_sensitivity  # noqa: E402
 from keras_zfnet.analysis import top_activations  # noqa: E402
 from keras_zfnet.applications import preprocess_input  # noqa: E402
 from keras_zfnet.deconv import Deconvnet  # noqa: E402
@@ -42,6 +43,7 @@ __all__ = [
     "datasets",
     "decode_predictions",
     "layers",
+    "occlusion_sensitivity",
     "preprocess_input",
     "receptive_field",
     "top_activations",

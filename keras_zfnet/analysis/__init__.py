@@ -1,6 +1,13 @@
 """The paper's analyses: top-k activations, occlusion, and more."""
 
+from keras_zfnet.analysis.occlusion import OcclusionResult
+from keras_zfnet.analysis.occlusion import occlusion_sensitivity
 from keras_zfnet.analysis.top_activations import top_activations
 from keras_zfnet.analysis.top_result import TopActivations
 
-__all__ = ["TopActivations", "top_activations"]
+__all__ = [
+    "OcclusionResult",
+    "TopActivations",
+    "occlusion_sensitivity",
+    "top_activations",
+]

@@ -1,0 +1,316 @@
+"""Occlusion sensitivity: the paper's Fig. 7, batched inside one graph."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_zfnet.utils import conv_utils
+from keras_zfnet.utils import progress
+from keras_zfnet.utils import validation
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class OcclusionResult:
+    """Maps of an occlusion experiment, one value per occluder position.
+
+    Attributes:
+        probability: `(N, Py, Px)` probability of the scored class (the true
+            label, or the unoccluded image's top class) with the occluder
+            at each position (paper Fig. 7d).
+        predicted: `(N, Py, Px)` most probable label per position (Fig. 7e).
+        activity: `(N, Py, Px)` total activation (sum over the map) of the
+            strongest feature map of `layer` (Fig. 7b), or `None`.
+        strongest_channel: `(N,)` that feature map's channel (the one whose
+            largest activation on the unoccluded image is largest; project
+            it with `Deconvnet` for Fig. 7c), or `None`.
+        positions: `(Py, Px, 4)` occluder boxes `(row0, row1, col0, col1)`
+            in input pixels: box `(i, j)` covers rows `row0:row1` and
+            columns `col0:col1`.
+        labels: `(N,)` the scored classes.
+        base_probability: `(N,)` probability of the scored class without
+            occlusion.
+        base_predicted: `(N,)` top class without occlusion.
+        base_activity: `(N,)` total activation of the strongest map without
+            occlusion, or `None`.
+        layer: the layer of `activity`, or `None`.
+    """
+
+    probability: np.ndarray
+    predicted: np.ndarray
+    activity: np.ndarray
+    strongest_channel: np.ndarray
+    positions: np.ndarray
+    labels: np.ndarray
+    base_probability: np.ndarray
+    base_predicted: np.ndarray
+    base_activity: np.ndarray
+    layer: str
+
+    def plot(self, images, index=0, class_names=None, projection=None):
+        """Draws the Fig. 7 panels for image `index` (see
+        `keras_zfnet.plotting.plot_occlusion`)."""
+        from keras_zfnet.plotting.occlusion import plot_occlusion
+
+        return plot_occlusion(self, images, index, class_names, projection)
+
+
+def occluder_grid(image_size, patch_size, stride, cover_edges=False):
+    """Occluder boxes on a `(H, W)` image.
+
+    By default window `(i, j)` covers rows `i * stride : i * stride +
+    patch` (columns likewise) for every top-left corner `0, stride,
+    2 * stride, ... <= size - patch`: each window lies fully inside the
+    image. With `cover_edges=True` a last window aligned to the far border
+    is added on an axis where the grid would leave pixels uncovered.
+
+    Returns:
+        `(Py, Px, 4)` int array of boxes `(row0, row1, col0, col1)`.
+    """
+    starts = []
+    for size, patch, step in zip(image_size, patch_size, stride):
+        axis = list(range(0, size - patch + 1, step))
+        if cover_edges and axis[-1] + patch < size:
+            axis.append(size - patch)
+        starts.append(np.asarray(axis))
+    rows, cols = np.meshgrid(starts[0], starts[1], indexing="ij")
+    return np.stack(
+        [rows, rows + patch_size[0], cols, cols + patch_size[1]], axis=-1
+    ).astype("int32")
+
+
+def _fill_values(fill, images):
+    channels = images.shape[-1]
+    if isinstance(fill, str):
+        if fill == "mean":
+            return images.mean(axis=(1, 2))
+        if fill == "zero":
+            return np.zeros((len(images), channels), "float32")
+        raise ValueError(
+            "`fill` must be 'mean', 'zero', a number or one value per "
+            f"channel. Received: fill={fill!r}"
+        )
+    value = np.asarray(fill, dtype="float32")
+    if value.ndim == 0:
+        return np.full((len(images), channels), value, "float32")
+    if value.shape != (channels,):
+        raise ValueError(
+            f"A per-channel `fill` needs {channels} values (the model's "
+            f"input channels). Received: fill={fill!r}"
+        )
+    return np.tile(value, (len(images), 1))
+
+
+def _output_is_probability(model):
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    return activation is keras.activations.softmax or isinstance(
+        last, keras.layers.Softmax)
+
+
+def _build_function(model, layer, image_shape, probabilities):
+    outputs = [model.outputs[0]]
+    if layer is not None:
+        outputs.append(model.get_layer(layer).output)
+    extractor = keras.Model(model.inputs, outputs)
+    height, width = image_shape[:2]
+
+    @tf.function(input_signature=[
+        tf.TensorSpec((None, *image_shape), tf.float32),
+        tf.TensorSpec((None, image_shape[-1]), tf.float32),
+        tf.TensorSpec((None, 4), tf.int32),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((None,), tf.int32),
+    ])
+    def occluded(images, fills, boxes, labels, channels):
+        # Every (image, box) pair: image-major, built in the graph.
+        n = tf.shape(images)[0]
+        m = tf.shape(boxes)[0]
+        rows = tf.range(height)[None, :]
+        cols = tf.range(width)[None, :]
+        in_rows = (rows >= boxes[:, 0:1]) & (rows < boxes[:, 1:2])  # (m, H)
+        in_cols = (cols >= boxes[:, 2:3]) & (cols < boxes[:, 3:4])  # (m, W)
+        mask = in_rows[:, :, None] & in_cols[:, None, :]  # (m, H, W)
+        mask = tf.tile(mask[None], (n, 1, 1, 1))
+        mask = tf.reshape(mask, (-1, height, width, 1))
+        batch = tf.repeat(images, m, axis=0)
+        fill = tf.repeat(fills, m, axis=0)[:, None, None, :]
+        batch = tf.where(mask, fill, batch)
+        results = extractor(batch, training=False)
+        if not isinstance(results, (list, tuple)):
+            results = [results]
+        scores = results[0]
+        if not probabilities:
+            scores = tf.nn.softmax(scores, axis=-1)
+        item_labels = tf.repeat(labels, m)
+        prob = tf.gather(scores, item_labels, batch_dims=1)
+        predicted = tf.argmax(scores, axis=-1, output_type=tf.int32)
+        if layer is None:
+            activity = tf.zeros_like(prob)
+        else:
+            maps = results[1]
+            picked = tf.gather(maps, tf.repeat(channels, m), axis=-1,
+                               batch_dims=1)
+            activity = tf.reduce_sum(
+                tf.reshape(picked, (tf.shape(picked)[0], -1)), axis=-1)
+        shape = (n, m)
+        return (tf.reshape(prob, shape), tf.reshape(predicted, shape),
+                tf.reshape(activity, shape))
+
+    return occluded, extractor
+
+
+def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
+                          labels=None, layer=None, batch_size=64,
+                          cover_edges=False, verbose="auto"):
+    """Slides a grey square over images and records the model's response.
+
+    For each image and each occluder position (paper Sec. 4.2, Fig. 7):
+    the probability of the true class (`labels`) or, without labels, of the
+    unoccluded image's top class; the most probable label; and, with
+    `layer`, the total activation of the layer's strongest feature map on
+    the unoccluded image. Occluded copies are generated inside the compiled
+    graph batch by batch (images and positions batched together), never
+    materialised all at once, so memory does not grow with the number of
+    positions.
+
+    `fill` is a value *in the model's input space*: for a model that takes
+    [0, 1] inputs a grey of 127.5 is far outside its range (a common bug
+    elsewhere); `"mean"` (the default, each image's mean colour) is always in
+    range. For `MiniZFNet` presets, which take raw 0..255 pixels, a grey is
+    127.5.
+
+    Args:
+        model: a Keras classifier (softmax output; logits are passed through
+            a softmax).
+        images: `(N, H, W, C)` inputs as the model expects them.
+        patch_size: int or `(rows, cols)` side of the occluder.
+        stride: int or `(rows, cols)` step between occluder positions
+            (independent of `patch_size`: overlapping occluders allowed).
+        fill: `"mean"`, `"zero"`, a number, or one number per channel.
+        labels: optional `(N,)` true classes to score.
+        layer: optional layer with spatial maps for `.activity`.
+        batch_size: occluded images per forward pass.
+        cover_edges: add a last occluder aligned to the far border where
+            the grid leaves pixels uncovered.
+        verbose: `"auto"`, 0 or 1 (progress bar).
+
+    Returns:
+        An `OcclusionResult` (`.probability`, `.predicted`, `.activity`,
+        `.strongest_channel`, `.positions`, ...; `.plot(images, i)`).
+
+    Example:
+
+    >>> result = occlusion_sensitivity(model, x[:4], patch_size=8, stride=2,
+    ...                                fill=127.5, labels=y[:4],
+    ...                                layer="conv5")
+    >>> result.probability.shape
+    (4, 11, 11)
+    """
+    image_shape = tuple(model.input_shape[1:])
+    images = validation.as_images(images, image_shape)
+    height, width = images.shape[1:3]
+    patch = conv_utils.standardize_pair(patch_size, "patch_size", minimum=1)
+    step = conv_utils.standardize_pair(stride, "stride", minimum=1)
+    if patch[0] > height or patch[1] > width:
+        raise ValueError(
+            f"`patch_size` {patch} does not fit in {height}x{width} images. "
+            f"Received: patch_size={patch_size}"
+        )
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(
+            f"`batch_size` must be an integer >= 1. Received: "
+            f"batch_size={batch_size}"
+        )
+    fills = _fill_values(fill, images)
+    if layer is not None:
+        names = [lay.name for lay in model.layers]
+        layer = validation.resolve_layer_name(layer, names)
+        shape = model.get_layer(layer).output.shape
+        if len(shape) != 4:
+            raise ValueError(
+                f"`layer` '{layer}' has output shape {tuple(shape)}; "
+                "activity needs spatial feature maps (N, h, w, C)."
+            )
+    probabilities = _output_is_probability(model)
+    function, extractor = _build_function(model, layer, image_shape,
+                                          probabilities)
+    base = extractor.predict(images, batch_size=batch_size, verbose=0)
+    scores = base[0] if layer is not None else base
+    if not probabilities:
+        scores = tf.nn.softmax(scores, axis=-1).numpy()
+    classes = scores.shape[-1]
+    base_predicted = scores.argmax(axis=-1).astype("int32")
+    if labels is None:
+        labels = base_predicted
+    else:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(
+                f"`labels` must hold one label per image ({len(images)}). "
+                f"Received: {len(labels)} labels"
+            )
+        if not np.issubdtype(labels.dtype, np.integer) or (
+                labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(
+                f"`labels` must be integers in [0, {classes - 1}]. "
+                f"Received: labels={labels}"
+            )
+        labels = labels.astype("int32")
+    strongest = base_activity = None
+    if layer is not None:
+        maps = base[1]
+        strongest = maps.reshape(len(images), -1, maps.shape[-1]).max(
+            axis=1).argmax(axis=-1).astype("int32")
+        base_activity = np.array(
+            [maps[i, ..., c].sum() for i, c in enumerate(strongest)],
+            "float32")
+    boxes = occluder_grid((height, width), patch, step, cover_edges)
+    grid_shape = boxes.shape[:2]
+    flat_boxes = boxes.reshape(-1, 4)
+    probability, predicted, activity = _run(
+        function, images, fills, flat_boxes, labels,
+        strongest if strongest is not None else np.zeros(len(images), "int32"),
+        batch_size, verbose,
+    )
+    shape = (len(images), *grid_shape)
+    return OcclusionResult(
+        probability=probability.reshape(shape),
+        predicted=predicted.reshape(shape),
+        activity=activity.reshape(shape) if layer is not None else None,
+        strongest_channel=strongest,
+        positions=boxes,
+        labels=labels,
+        base_probability=scores[np.arange(len(images)), labels].astype(
+            "float32"),
+        base_predicted=base_predicted,
+        base_activity=base_activity,
+        layer=layer,
+    )
+
+
+def _run(function, images, fills, boxes, labels, channels, batch_size,
+         verbose):
+    """Loops over (image chunk, box chunk) pairs of <= batch_size items."""
+    n, m = len(images), len(boxes)
+    per_image = min(m, batch_size)
+    images_per_pass = max(1, batch_size // per_image)
+    probability = np.zeros((n, m), "float32")
+    predicted = np.zeros((n, m), "int32")
+    activity = np.zeros((n, m), "float32")
+    steps = -(-n // images_per_pass) * -(-m // per_image)
+    bar = progress.bar(steps, verbose)
+    for i0 in range(0, n, images_per_pass):
+        i1 = min(n, i0 + images_per_pass)
+        chunk = (tf.constant(images[i0:i1]), tf.constant(fills[i0:i1]))
+        for j0 in range(0, m, per_image):
+            j1 = min(m, j0 + per_image)
+            p, q, a = function(*chunk, tf.constant(boxes[j0:j1]),
+                               tf.constant(labels[i0:i1]),
+                               tf.constant(channels[i0:i1]))
+            probability[i0:i1, j0:j1] = p.numpy()
+            predicted[i0:i1, j0:j1] = q.numpy()
+            activity[i0:i1, j0:j1] = a.numpy()
+            bar.add(1)
+    return probability, predicted, activity
