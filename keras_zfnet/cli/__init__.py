@@ -1,8 +1,9 @@
-"""The `keras-zfnet` command: `info`, `train`, `demo`."""
+"""The `keras-zfnet` command: `demo`, `info`, `train`."""
 
 import argparse
 import sys
 
+from keras_zfnet.cli import demo
 from keras_zfnet.cli import info
 from keras_zfnet.cli import train
 
@@ -14,7 +15,7 @@ def build_parser():
         description="Zeiler & Fergus (2014) visualization toolkit for Keras.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (info, train):
+    for module in (demo, info, train):
         module.add_parser(sub)
     return parser
 

@@ -38,6 +38,9 @@ def add_parser(sub):
     parser.add_argument("--filter-rms", type=float, default=0.1,
                         help="FilterRMS radius (0 disables)")
     parser.add_argument("--validation-size", type=int, default=5000)
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="use only the first N training images "
+                             "(quick runs)")
     parser.add_argument("--backup-every", type=int, default=100,
                         help="steps between mid-epoch backups")
     parser.add_argument("--seed", type=int, default=0)
@@ -68,6 +71,8 @@ def _data(args):
     if args.dataset == "fashion_mnist":
         (x, y), (x_test, y_test) = datasets.fashion_mnist.load_data(
             args.data_path)
+        if args.train_images:
+            x, y = x[:args.train_images], y[:args.train_images]
         train, validation = data.small_image_pipelines(
             x, y, args.batch_size, args.validation_size, seed=args.seed)
         return train, validation, (x_test[..., None], y_test), (28, 28, 1), 10
