@@ -16,6 +16,8 @@ live model and are therefore not registered for deserialization;
 import keras
 from keras import ops
 
+from keras_zfnet.deconv.transposed import conv_transpose_valid
+
 
 class _Source:
     """Holds a forward layer without making it a tracked sublayer."""
@@ -100,12 +102,8 @@ class TransposedConv2D(_MirrorLayer):
         return self.source.kernel
 
     def call(self, inputs):
-        outputs = ops.conv_transpose(
-            inputs,
-            ops.convert_to_tensor(self.kernel),
-            strides=self.source.strides,
-            padding="valid",
-        )
+        outputs = conv_transpose_valid(inputs, self.kernel,
+                                       self.source.strides)
         return place_in_frame(outputs, self.leads, self.input_size)
 
     def compute_output_shape(self, input_shape):

@@ -14,9 +14,8 @@ full mirror does, so results equal the full mirror's.
 import dataclasses
 
 import tensorflow as tf
-from keras import ops
-
 from keras_zfnet.deconv import mirror_layers
+from keras_zfnet.deconv.transposed import conv_transpose_valid
 from keras_zfnet.layers.max_unpooling_2d import unpool
 
 
@@ -145,10 +144,8 @@ def project(stages, seed_index, window_plan, positions, values, channels,
             )
             x = unpool(x, local, (new_rows, new_cols))
         elif stage.kind == "conv":
-            x = ops.conv_transpose(
-                x, ops.convert_to_tensor(stage.layer.kernel),
-                strides=stage.layer.strides, padding="valid",
-            )
+            x = conv_transpose_valid(x, stage.layer.kernel,
+                                     stage.layer.strides)
         elif stage.kind == "pointwise":
             scale = mirror_layers.linear_scale(stage.layer)
             if scale is not None:

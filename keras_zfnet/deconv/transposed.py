@@ -1,0 +1,51 @@
+"""Transposed convolution, with a faster path for few-channel outputs."""
+
+from keras import ops
+
+# Below this many output channels a strided transposed convolution is
+# computed as one stride-1 convolution over stride**2 phases (measured 2-3x
+# faster on CPU for the first layer's 3 channels; slower for wide layers).
+PHASE_MAX_CHANNELS = 8
+
+
+def conv_transpose_valid(x, kernel, strides):
+    """`"valid"` transposed convolution of `x` with a `Conv2D` kernel.
+
+    Output size `(h - 1) * stride + kernel` per axis, i.e. the gradient of a
+    `"valid"` convolution before any cropping.
+
+    Args:
+        x: `(batch, h, w, filters)` tensor.
+        kernel: `(kh, kw, channels, filters)` forward kernel.
+        strides: `(sr, sc)`.
+
+    Returns:
+        `(batch, (h - 1) * sr + kh, (w - 1) * sc + kw, channels)` tensor.
+    """
+    kernel = ops.convert_to_tensor(kernel)
+    strides = tuple(int(s) for s in strides)
+    if max(strides) > 1 and kernel.shape[2] <= PHASE_MAX_CHANNELS:
+        return _by_phases(x, kernel, strides)
+    return ops.conv_transpose(x, kernel, strides=strides, padding="valid")
+
+
+def _by_phases(x, kernel, strides):
+    """Output row `q * s + a` is a stride-1 correlation of `x` with the
+    flipped sub-kernel `kernel[a::s]`: all `s * s` phases in one
+    convolution, then interleaved (depth to space)."""
+    kr, kc, channels, filters = kernel.shape
+    sr, sc = strides
+    pr, pc = -(-kr // sr), -(-kc // sc)
+    w = ops.pad(kernel, [[0, pr * sr - kr], [0, pc * sc - kc], [0, 0], [0, 0]])
+    w = ops.reshape(w, (pr, sr, pc, sc, channels, filters))
+    w = ops.flip(ops.flip(w, axis=0), axis=2)
+    w = ops.transpose(w, (0, 2, 5, 1, 3, 4))
+    w = ops.reshape(w, (pr, pc, filters, sr * sc * channels))
+    padded = ops.pad(x, [[0, 0], [pr - 1, pr - 1], [pc - 1, pc - 1], [0, 0]])
+    z = ops.conv(padded, w, strides=1, padding="valid")
+    rows, cols = z.shape[1], z.shape[2]
+    z = ops.reshape(z, (-1, rows, cols, sr, sc, channels))
+    z = ops.transpose(z, (0, 1, 3, 2, 4, 5))
+    z = ops.reshape(z, (-1, rows * sr, cols * sc, channels))
+    h, w_ = x.shape[1], x.shape[2]
+    return z[:, : (h - 1) * sr + kr, : (w_ - 1) * sc + kc, :]
