@@ -14,28 +14,17 @@ Usage: python benchmarks/deconv_projection.py [--repeats 5] [--quick]
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import timed  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_zfnet as kz  # noqa: E402
-
-
-def timed(fn, repeats):
-    """Median wall time of `fn()` in seconds, after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(name, model, image, repeats, channels=64):

@@ -16,14 +16,15 @@ Usage: python benchmarks/occlusion.py [--quick]
 import argparse
 import os
 import resource
-import statistics
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import timed  # noqa: E402
 
 
 def cases(quick):
@@ -48,16 +49,6 @@ def brute_force(model, image, patch, stride):
             occluded = image.copy()
             occluded[r:r + patch, c:c + patch] = image.mean(axis=(0, 1))
             model(occluded[None], training=False)
-
-
-def timed(fn, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def memory_child(name, stride):

@@ -18,7 +18,6 @@ import argparse
 import heapq
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +25,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import timed  # noqa: E402
 
 LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
 
@@ -69,16 +71,6 @@ def python_loop_tracker(model, images, layers, k=9):
         name: [sorted(-i for _, i in heap) for heap in channel_heaps]
         for name, channel_heaps in heaps.items()
     }
-
-
-def timed(fn, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def memory_child(count):

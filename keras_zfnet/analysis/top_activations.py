@@ -8,20 +8,9 @@ import tensorflow as tf
 
 from keras_zfnet.analysis import data_stream
 from keras_zfnet.analysis.top_result import TopActivations
+from keras_zfnet.deconv.graph import model_input_shape
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
-
-
-def model_input_shape(model):
-    shape = model.input_shape
-    if isinstance(shape, list):
-        if len(shape) != 1:
-            raise ValueError(
-                "Expected a model with one input. Received input shapes "
-                f"{shape}"
-            )
-        shape = shape[0]
-    return tuple(shape[1:])
 
 
 def feature_extractor(model, layer_names):

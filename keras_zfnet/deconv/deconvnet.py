@@ -84,7 +84,7 @@ class Deconvnet:
         if not stages:
             layer, reason = self._blocker
             raise graph.UnsupportedLayerError(
-                graph._unsupported_message(layer, reason)
+                graph.unsupported_message(layer, reason)
             )
         self._layer_names = tuple(stage.name for stage in stages)
         self._stage_cache = {}
@@ -249,7 +249,7 @@ class Deconvnet:
                 raise graph.UnsupportedLayerError(
                     f"Layer '{name}' cannot be projected because it lies at "
                     "or above an unsupported layer. "
-                    + graph._unsupported_message(blocking, reason)
+                    + graph.unsupported_message(blocking, reason)
                 )
         return validation.resolve_layer_name(layer, self._layer_names)
 

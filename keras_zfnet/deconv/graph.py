@@ -136,7 +136,7 @@ def chain_layers(model):
         node = operation._inbound_nodes[node_index]
         inputs = [t for t in node.input_tensors]
         if len(inputs) != 1:
-            raise UnsupportedLayerError(_unsupported_message(
+            raise UnsupportedLayerError(unsupported_message(
                 operation,
                 f"it takes {len(inputs)} inputs (the deconvnet mirrors chain "
                 "models, without residual or concatenated branches)",
@@ -189,7 +189,7 @@ def parse_chain(layers, input_shape):
         if reason is not None:
             later = layers[position + 1:]
             if any(isinstance(other, _FEATURE_LAYERS) for other in later):
-                raise UnsupportedLayerError(_unsupported_message(layer, reason))
+                raise UnsupportedLayerError(unsupported_message(layer, reason))
             return stages, (layer, reason)
         stage = _make_stage(layer, shape)
         stages.append(stage)
@@ -197,7 +197,8 @@ def parse_chain(layers, input_shape):
     return stages, None
 
 
-def _unsupported_message(layer, reason):
+def unsupported_message(layer, reason):
+    """The error text for a layer the deconvnet cannot mirror."""
     supported = "; ".join(SUPPORTED_LAYERS)
     return (
         f"Layer '{layer.name}' ({type(layer).__name__}) cannot be mirrored "

@@ -133,3 +133,42 @@ def test_plot(model, images, tmp_path):
                          projection=projection)
     figure.savefig(tmp_path / "fig7.png")
     assert (tmp_path / "fig7.png").stat().st_size > 1000
+
+
+def test_preset_behaviour_garment_versus_empty_corner():
+    """On the shipped preset: hiding the garment destroys the evidence,
+    hiding an empty corner does not.
+
+    Images are those the preset classifies with p > 0.9. Covering the
+    whole image with its mean colour leaves no garment, so the true class
+    can only keep a chance-like probability: we require the median to fall
+    below 0.3 (chance is 0.1). A 5x5 square of the same colour on a corner
+    that is empty (all pixels < 10) removes nothing of the garment: we
+    require the median drop to stay below 0.05.
+    """
+    if "fashion_mnist" not in kz.applications.available_presets():
+        pytest.fail("the shipped fashion_mnist preset is missing")
+    model = kz.MiniZFNet(weights="fashion_mnist")
+    x, y = kz.datasets.fashion_mnist.load_sample(verbose=0)
+    x = x[:200, :, :, None].astype("float32")
+    y = y[:200]
+    probs = model.predict(x, verbose=0)
+    confident = np.flatnonzero(probs[np.arange(len(y)), y] > 0.9)[:40]
+    assert len(confident) >= 20
+    x, y = x[confident], y[confident]
+    whole = kz.occlusion_sensitivity(model, x, 28, 1, fill="mean", labels=y,
+                                     verbose=0)
+    assert whole.probability.shape == (len(y), 1, 1)
+    assert np.median(whole.probability[:, 0, 0]) < 0.3
+    corners = kz.occlusion_sensitivity(model, x, 5, 23, fill="mean",
+                                       labels=y, verbose=0)
+    drops = []
+    for n in range(len(y)):
+        for i in range(2):
+            for j in range(2):
+                r0, r1, c0, c1 = corners.positions[i, j]
+                if x[n, r0:r1, c0:c1].max() < 10:
+                    drops.append(corners.base_probability[n]
+                                 - corners.probability[n, i, j])
+    assert len(drops) >= 20
+    assert np.median(drops) < 0.05
