@@ -34,7 +34,13 @@ def add_parser(sub):
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
-    parser.add_argument("--lr-patience", type=int, default=2)
+    parser.add_argument("--lr-patience", type=int, default=2,
+                        help="epochs without validation improvement "
+                             "before the learning rate drops")
+    parser.add_argument("--lr-drops", default=None,
+                        help="comma-separated epochs (0-based) at which to "
+                             "divide the learning rate by 10 instead of "
+                             "waiting for plateaus, e.g. 12,16")
     parser.add_argument("--filter-rms", type=float, default=0.1,
                         help="FilterRMS radius (0 disables)")
     parser.add_argument("--validation-size", type=int, default=5000)
@@ -104,6 +110,18 @@ def _data(args):
     )
 
 
+def _drops(text):
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(
+            "--lr-drops must be comma-separated epochs, e.g. 12,16. "
+            f"Received: --lr-drops {text}"
+        ) from None
+
+
 def run(args):
     import keras
 
@@ -117,6 +135,7 @@ def run(args):
         _build(args, input_shape, classes), train_ds, val_ds, args.output,
         args.epochs, learning_rate=args.learning_rate,
         lr_patience=args.lr_patience, backup_every=args.backup_every,
+        lr_drops=_drops(args.lr_drops),
         verbose=verbose,
     )
     summary = dict(
@@ -124,6 +143,8 @@ def run(args):
         first_layer=args.first_layer if args.model == "mini_zfnet" else None,
         dataset=args.dataset,
         epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        lr_drops=args.lr_drops,
         seed=args.seed,
         train_seconds=round(training.training_seconds(args.output), 1),
         command="keras-zfnet train " + shlex.join(sys.argv[2:]

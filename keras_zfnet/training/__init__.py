@@ -6,13 +6,17 @@ from keras_zfnet.training.data import small_image_pipelines
 from keras_zfnet.training.strategy import strategy_from_environment
 from keras_zfnet.training.trainer import ResumableReduceLROnPlateau
 from keras_zfnet.training.trainer import compile_for_paper
+from keras_zfnet.training.trainer import export_weights
+from keras_zfnet.training.trainer import step_schedule
 from keras_zfnet.training.trainer import train
 from keras_zfnet.training.trainer import training_seconds
 
 __all__ = [
     "ResumableReduceLROnPlateau",
     "compile_for_paper",
+    "export_weights",
     "small_image_pipelines",
+    "step_schedule",
     "strategy_from_environment",
     "train",
     "training_seconds",

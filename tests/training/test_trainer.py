@@ -126,3 +126,9 @@ def test_strategy_from_environment(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="TF_CONFIG"):
         training.strategy_from_environment(verbose=0)
+
+
+def test_step_schedule_divides_at_the_given_epochs():
+    schedule = training.step_schedule(0.03, [2, 4])
+    rates = [schedule.schedule(epoch, None) for epoch in range(6)]
+    np.testing.assert_allclose(rates, [0.03, 0.03, 0.003, 0.003, 3e-4, 3e-4])
