@@ -61,6 +61,21 @@ def plan(stages, seed_index):
     return WindowPlan(tuple(sizes), windowed, full)
 
 
+def mirror_cost(stages, seed_index):
+    """Multiply-adds of the full mirror for one projection from
+    `stages[seed_index]` (convolutions and dense layers)."""
+    cost = 0
+    for stage in stages[: seed_index + 1]:
+        if stage.kind == "conv":
+            (kr, _, _), (kc, _, _) = stage.geometry
+            out_rows, out_cols, filters = stage.output_shape
+            cost += out_rows * out_cols * kr * kc * stage.input_shape[-1] * (
+                filters)
+        elif stage.kind == "dense":
+            cost += stage.input_shape[-1] * stage.output_shape[-1]
+    return cost
+
+
 def _frame_mask(starts, size, limit):
     """(batch, size) float mask of window positions inside [0, limit)."""
     positions = starts[:, None] + tf.range(size)[None, :]

@@ -354,3 +354,35 @@ def test_layer_objects_are_accepted():
         dn.project(image, model.get_layer("conv2"), 1),
         dn.project(image, "conv2", 1),
     )
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_xla_switches_equal_tensorflow_switches(padding):
+    import tensorflow as tf
+
+    from keras_zfnet.deconv.forward import pool_with_switches
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.integers(0, 3, (2, 9, 10, 4)).astype("float32"))
+    for window, stride in [(3, 2), (2, 2), (3, 1), (2, 3)]:
+        expected = tf.nn.max_pool_with_argmax(
+            x, window, stride, padding.upper(), include_batch_in_index=False)
+        geometry = ((window, stride, 0), (window, stride, 0))
+        compiled = tf.function(
+            lambda t: pool_with_switches(t, geometry, padding),
+            jit_compile=True)
+        for got, want in zip(compiled(x), expected):
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_xla_and_plain_projections_agree(jit_compile):
+    model = kz.MiniZFNet()
+    images = np.random.uniform(0, 255, (2, 28, 28, 1)).astype("float32")
+    reference = kz.Deconvnet(model, windowed=False, jit_compile=False)
+    dn = kz.Deconvnet(model, jit_compile=jit_compile)
+    for layer in ("conv1", "conv3", "fc6"):
+        for mode in ("max", "all"):
+            a = reference.project(images, layer, [0, 5], mode=mode)
+            b = dn.project(images, layer, [0, 5], mode=mode)
+            _assert_close(b, a, rtol=1e-5)
