@@ -1,6 +1,7 @@
 """Occlusion sensitivity: the paper's Fig. 7, batched inside one graph."""
 
 import dataclasses
+import weakref
 
 import keras
 import numpy as np
@@ -109,12 +110,47 @@ def _output_is_probability(model):
         last, keras.layers.Softmax)
 
 
-def _build_function(model, layer, image_shape, probabilities):
+# Compiled functions per model, reused by later calls (as `model.predict`
+# reuses its compiled function).
+_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _functions(model, layer, image_shape):
+    key = (layer, tuple(image_shape))
+    per_model = _FUNCTIONS.setdefault(model, {})
+    if key not in per_model:
+        per_model[key] = _build_functions(
+            model, layer, image_shape, _output_is_probability(model))
+    return per_model[key]
+
+
+def _build_functions(model, layer, image_shape, probabilities):
+    """`(base, occluded)` compiled functions for `model` and `layer`."""
     outputs = [model.outputs[0]]
     if layer is not None:
         outputs.append(model.get_layer(layer).output)
     extractor = keras.Model(model.inputs, outputs)
     height, width = image_shape[:2]
+
+    def run(batch):
+        results = extractor(batch, training=False)
+        if not isinstance(results, (list, tuple)):
+            results = [results]
+        scores = results[0]
+        if not probabilities:
+            scores = tf.nn.softmax(scores, axis=-1)
+        return scores, (results[1] if layer is not None else None)
+
+    @tf.function(input_signature=[
+        tf.TensorSpec((None, *image_shape), tf.float32)])
+    def base(images):
+        """Unoccluded scores, and each map's maximum / total activation."""
+        scores, maps = run(images)
+        if maps is None:
+            empty = tf.zeros((tf.shape(images)[0], 0))
+            return scores, empty, empty
+        return (scores, tf.reduce_max(maps, axis=(1, 2)),
+                tf.reduce_sum(maps, axis=(1, 2)))
 
     @tf.function(input_signature=[
         tf.TensorSpec((None, *image_shape), tf.float32),
@@ -137,19 +173,13 @@ def _build_function(model, layer, image_shape, probabilities):
         batch = tf.repeat(images, m, axis=0)
         fill = tf.repeat(fills, m, axis=0)[:, None, None, :]
         batch = tf.where(mask, fill, batch)
-        results = extractor(batch, training=False)
-        if not isinstance(results, (list, tuple)):
-            results = [results]
-        scores = results[0]
-        if not probabilities:
-            scores = tf.nn.softmax(scores, axis=-1)
+        scores, maps = run(batch)
         item_labels = tf.repeat(labels, m)
         prob = tf.gather(scores, item_labels, batch_dims=1)
         predicted = tf.argmax(scores, axis=-1, output_type=tf.int32)
-        if layer is None:
+        if maps is None:
             activity = tf.zeros_like(prob)
         else:
-            maps = results[1]
             picked = tf.gather(maps, tf.repeat(channels, m), axis=-1,
                                batch_dims=1)
             activity = tf.reduce_sum(
@@ -158,7 +188,7 @@ def _build_function(model, layer, image_shape, probabilities):
         return (tf.reshape(prob, shape), tf.reshape(predicted, shape),
                 tf.reshape(activity, shape))
 
-    return occluded, extractor
+    return base, occluded
 
 
 def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
@@ -233,13 +263,12 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
                 f"`layer` '{layer}' has output shape {tuple(shape)}; "
                 "activity needs spatial feature maps (N, h, w, C)."
             )
-    probabilities = _output_is_probability(model)
-    function, extractor = _build_function(model, layer, image_shape,
-                                          probabilities)
-    base = extractor.predict(images, batch_size=batch_size, verbose=0)
-    scores = base[0] if layer is not None else base
-    if not probabilities:
-        scores = tf.nn.softmax(scores, axis=-1).numpy()
+    base_function, function = _functions(model, layer, image_shape)
+    parts = [
+        [t.numpy() for t in base_function(tf.constant(images[i:i + batch_size]))]
+        for i in range(0, len(images), batch_size)
+    ]
+    scores, map_peaks, map_totals = (np.concatenate(p) for p in zip(*parts))
     classes = scores.shape[-1]
     base_predicted = scores.argmax(axis=-1).astype("int32")
     if labels is None:
@@ -260,12 +289,8 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
         labels = labels.astype("int32")
     strongest = base_activity = None
     if layer is not None:
-        maps = base[1]
-        strongest = maps.reshape(len(images), -1, maps.shape[-1]).max(
-            axis=1).argmax(axis=-1).astype("int32")
-        base_activity = np.array(
-            [maps[i, ..., c].sum() for i, c in enumerate(strongest)],
-            "float32")
+        strongest = map_peaks.argmax(axis=-1).astype("int32")
+        base_activity = map_totals[np.arange(len(images)), strongest]
     boxes = occluder_grid((height, width), patch, step, cover_edges)
     grid_shape = boxes.shape[:2]
     flat_boxes = boxes.reshape(-1, 4)
