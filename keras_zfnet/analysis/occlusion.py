@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_zfnet.analysis import incremental as incremental_lib
 from keras_zfnet.utils import conv_utils
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
@@ -115,17 +116,20 @@ def _output_is_probability(model):
 _FUNCTIONS = weakref.WeakKeyDictionary()
 
 
-def _functions(model, layer, image_shape):
-    key = (layer, tuple(image_shape))
+def _functions(model, layer, image_shape, patch, incremental):
+    key = (layer, tuple(image_shape), tuple(patch), incremental)
     per_model = _FUNCTIONS.setdefault(model, {})
     if key not in per_model:
+        plan = (incremental_lib.make_plan(model, image_shape, patch)
+                if incremental else None)
         per_model[key] = _build_functions(
-            model, layer, image_shape, _output_is_probability(model))
+            model, layer, image_shape, _output_is_probability(model), plan)
     return per_model[key]
 
 
-def _build_functions(model, layer, image_shape, probabilities):
-    """`(base, occluded)` compiled functions for `model` and `layer`."""
+def _build_functions(model, layer, image_shape, probabilities, plan):
+    """`(base, occluded)` compiled functions for `model` and `layer`; with a
+    `plan`, occluded copies are computed incrementally."""
     outputs = [model.outputs[0]]
     if layer is not None:
         outputs.append(model.get_layer(layer).output)
@@ -163,27 +167,32 @@ def _build_functions(model, layer, image_shape, probabilities):
         # Every (image, box) pair: image-major, built in the graph.
         n = tf.shape(images)[0]
         m = tf.shape(boxes)[0]
-        rows = tf.range(height)[None, :]
-        cols = tf.range(width)[None, :]
-        in_rows = (rows >= boxes[:, 0:1]) & (rows < boxes[:, 1:2])  # (m, H)
-        in_cols = (cols >= boxes[:, 2:3]) & (cols < boxes[:, 3:4])  # (m, W)
-        mask = in_rows[:, :, None] & in_cols[:, None, :]  # (m, H, W)
-        mask = tf.tile(mask[None], (n, 1, 1, 1))
-        mask = tf.reshape(mask, (-1, height, width, 1))
-        batch = tf.repeat(images, m, axis=0)
-        fill = tf.repeat(fills, m, axis=0)[:, None, None, :]
-        batch = tf.where(mask, fill, batch)
-        scores, maps = run(batch)
+        if plan is not None:
+            scores, totals = incremental_lib.occluded_forward(
+                plan, images, fills, boxes, collect=layer)
+            if not probabilities:
+                scores = tf.nn.softmax(scores, axis=-1)
+        else:
+            rows = tf.range(height)[None, :]
+            cols = tf.range(width)[None, :]
+            in_rows = (rows >= boxes[:, 0:1]) & (rows < boxes[:, 1:2])
+            in_cols = (cols >= boxes[:, 2:3]) & (cols < boxes[:, 3:4])
+            mask = in_rows[:, :, None] & in_cols[:, None, :]  # (m, H, W)
+            mask = tf.tile(mask[None], (n, 1, 1, 1))
+            mask = tf.reshape(mask, (-1, height, width, 1))
+            batch = tf.repeat(images, m, axis=0)
+            fill = tf.repeat(fills, m, axis=0)[:, None, None, :]
+            scores, maps = run(tf.where(mask, fill, batch))
+            totals = (None if maps is None
+                      else tf.reduce_sum(maps, axis=(1, 2)))
         item_labels = tf.repeat(labels, m)
         prob = tf.gather(scores, item_labels, batch_dims=1)
         predicted = tf.argmax(scores, axis=-1, output_type=tf.int32)
-        if maps is None:
+        if totals is None:
             activity = tf.zeros_like(prob)
         else:
-            picked = tf.gather(maps, tf.repeat(channels, m), axis=-1,
-                               batch_dims=1)
-            activity = tf.reduce_sum(
-                tf.reshape(picked, (tf.shape(picked)[0], -1)), axis=-1)
+            activity = tf.gather(totals, tf.repeat(channels, m),
+                                 batch_dims=1)
         shape = (n, m)
         return (tf.reshape(prob, shape), tf.reshape(predicted, shape),
                 tf.reshape(activity, shape))
@@ -193,7 +202,8 @@ def _build_functions(model, layer, image_shape, probabilities):
 
 def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
                           labels=None, layer=None, batch_size=64,
-                          cover_edges=False, verbose="auto"):
+                          cover_edges=False, incremental="auto",
+                          verbose="auto"):
     """Slides a grey square over images and records the model's response.
 
     For each image and each occluder position (paper Sec. 4.2, Fig. 7):
@@ -224,6 +234,11 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
         batch_size: occluded images per forward pass.
         cover_edges: add a last occluder aligned to the far border where
             the grid leaves pixels uncovered.
+        incremental: `"auto"` recomputes, for chain models, only the part
+            of each early feature map the occluder changes (same result,
+            far less work for small occluders on large images; see
+            `keras_zfnet.analysis.incremental`); `False` runs every occluded
+            copy through the whole model.
         verbose: `"auto"`, 0 or 1 (progress bar).
 
     Returns:
@@ -263,7 +278,13 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
                 f"`layer` '{layer}' has output shape {tuple(shape)}; "
                 "activity needs spatial feature maps (N, h, w, C)."
             )
-    base_function, function = _functions(model, layer, image_shape)
+    if incremental not in ("auto", False):
+        raise ValueError(
+            "`incremental` must be 'auto' or False. "
+            f"Received: incremental={incremental!r}"
+        )
+    base_function, function = _functions(model, layer, image_shape, patch,
+                                         incremental == "auto")
     parts = [
         [t.numpy() for t in base_function(tf.constant(images[i:i + batch_size]))]
         for i in range(0, len(images), batch_size)

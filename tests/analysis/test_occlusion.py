@@ -172,3 +172,58 @@ def test_preset_behaviour_garment_versus_empty_corner():
                                  - corners.probability[n, i, j])
     assert len(drops) >= 20
     assert np.median(drops) < 0.05
+
+
+def _same_pool_net():
+    return keras.Sequential([
+        keras.Input((30, 26, 3)),
+        keras.layers.Conv2D(6, 5, strides=2, padding="same",
+                            activation="relu", name="c1"),
+        keras.layers.BatchNormalization(name="bn"),
+        keras.layers.MaxPooling2D(3, 2, padding="same", name="p1"),
+        keras.layers.ZeroPadding2D(1, name="pad"),
+        keras.layers.Conv2D(8, 3, activation="relu", name="c2"),
+        keras.layers.Flatten(name="flat"),
+        keras.layers.Dense(4, activation="softmax", name="out"),
+    ])
+
+
+@pytest.mark.parametrize(
+    "build,shape,layer,patch,stride",
+    [
+        (lambda: kz.ZFNet(input_shape=(80, 80, 3), classes=4), (80, 80, 3),
+         "conv2", 8, 7),
+        (lambda: kz.ZFNet(input_shape=(80, 80, 3), classes=4), (80, 80, 3),
+         "conv5", (6, 9), (5, 8)),
+        (_same_pool_net, (30, 26, 3), "c1", 3, 4),
+        (_same_pool_net, (30, 26, 3), "c2", (4, 2), 3),
+    ],
+)
+def test_incremental_equals_full_recomputation(build, shape, layer, patch,
+                                               stride):
+    from keras_zfnet.analysis import incremental
+
+    keras.utils.set_random_seed(4)
+    model = build()
+    if "bn" in [lay.name for lay in model.layers]:
+        rng = np.random.default_rng(1)
+        model.get_layer("bn").set_weights(
+            [rng.uniform(.5, 2, 6), rng.normal(size=6), rng.normal(size=6),
+             rng.uniform(.5, 2, 6)])
+    pair = patch if isinstance(patch, tuple) else (patch, patch)
+    assert incremental.make_plan(model, shape, pair) is not None
+    images = np.random.default_rng(2).uniform(-1, 1, (2, *shape)).astype(
+        "float32") * 50
+    kwargs = dict(fill=[3.0, -4.0, 5.0], labels=[1, 3], layer=layer,
+                  cover_edges=True, batch_size=13, verbose=0)
+    fast = kz.occlusion_sensitivity(model, images, patch, stride, **kwargs)
+    plain = kz.occlusion_sensitivity(model, images, patch, stride,
+                                     incremental=False, **kwargs)
+    np.testing.assert_allclose(fast.probability, plain.probability,
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(fast.predicted, plain.predicted)
+    np.testing.assert_allclose(fast.activity, plain.activity, rtol=1e-4,
+                               atol=1e-4 * np.abs(plain.activity).max())
+    with pytest.raises(ValueError, match="incremental"):
+        kz.occlusion_sensitivity(model, images, patch, stride,
+                                 incremental="yes")
