@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import timed  # noqa: E402
+from timing import interleaved  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_zfnet as kz  # noqa: E402
@@ -31,19 +31,22 @@ def measure(name, model, image, repeats, channels=64):
     layer = "conv5"
     forward = tf.function(lambda x: model(x, training=False))
     x = tf.constant(image)
-    t_forward = timed(lambda: forward(x).numpy(), repeats)
-    t_predict = timed(lambda: model.predict(image, verbose=0), repeats)
     rows = []
     for windowed in ("auto", False):
         dn = kz.Deconvnet(model, windowed=windowed)
         chans = list(range(channels))
-        t_batched = timed(lambda: dn.project(image, layer, chans), repeats)
-        t_loop = timed(
-            lambda: [dn.project(image, layer, c) for c in chans],
-            max(1, repeats // 2),
+        t_forward, t_predict, t_one, t_batched = interleaved(
+            [lambda: forward(x).numpy(),
+             lambda: model.predict(image, verbose=0),
+             lambda: dn.project(image, layer, 0),
+             lambda: dn.project(image, layer, chans)],
+            repeats,
         )
-        t_one = timed(lambda: dn.project(image, layer, 0), repeats)
-        label = "windowed" if windowed == "auto" else "full mirror"
+        (t_loop,) = interleaved(
+            [lambda: [dn.project(image, layer, c) for c in chans]],
+            max(1, repeats // 2), warmup=1,
+        )
+        label = "auto" if windowed == "auto" else "full mirror"
         rows.append((name, label, t_loop, t_batched, t_one, t_forward,
                      t_predict))
     return rows

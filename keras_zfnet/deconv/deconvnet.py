@@ -13,8 +13,10 @@ from keras_zfnet.utils import validation
 MODES = ("max", "all")
 # Nominal size for models whose input has no fixed size (validation only).
 _PROBE_SIZE = 512
-# Full mirrors cheaper than this (multiply-adds per projection) run in XLA.
+# Projections of networks cheaper than this (mirror multiply-adds per
+# projection) run in XLA when a pass holds fewer than _XLA_MAX_ITEMS of them.
 _XLA_MAX_FULL_COST = 1e8
+_XLA_MAX_ITEMS = 16
 
 
 class Deconvnet:
@@ -61,10 +63,10 @@ class Deconvnet:
             seed's receptive-field window only, which gives the same result
             for less work; `"auto"` does so where it is at least twice
             cheaper.
-        jit_compile: `"auto"` (default), `True` or `False`: compile with
-            XLA. `True` compiles the whole projection; `"auto"` does so for
-            small networks and compiles only the mirror of windowed
-            projections, as measured fastest on CPU.
+        jit_compile: `"auto"` (default), `True` or `False`: compile each
+            projection pass (forward and mirror) with XLA. `"auto"` does so
+            for passes of a few projections of a small network, where it was
+            measured faster on CPU.
 
     Example:
 
@@ -110,13 +112,15 @@ class Deconvnet:
         """The mirror `keras.Model` attached to the topmost projectable layer."""
         return self.mirror_for(self._layer_names[-1])
 
-    def mirror_for(self, layer, input_shape=None):
+    def mirror_for(self, layer, input_shape=None, xla_compatible=False):
         """The mirror `keras.Model` whose seed is `layer`'s output.
 
         Args:
             layer: a name from `layer_names` or the layer object.
             input_shape: per-image input shape, needed only for models
                 without a fixed input size.
+            xla_compatible: build it from XLA-compilable ops only (used
+                when projections run under XLA).
 
         Returns:
             A `keras.Model` with inputs `[seed, <pool>_switches, ...]` and
@@ -124,11 +128,12 @@ class Deconvnet:
         """
         shape = self._concrete_shape(input_shape)
         name = self._resolve(layer)
-        key = (shape, name)
+        key = (shape, name, xla_compatible)
         if key not in self._mirror_cache:
             stages = self._stages(shape)
             index = self._layer_names.index(name)
-            self._mirror_cache[key] = mirror.build_mirror(stages, index)
+            self._mirror_cache[key] = mirror.build_mirror(
+                stages, index, xla_compatible=xla_compatible)
         return self._mirror_cache[key]
 
     def project(self, images, layer, channels, mode="max", batch_size=64,
@@ -169,11 +174,12 @@ class Deconvnet:
             channels, stages[index].output_shape[-1], name
         )
         batch_size = _check_batch_size(batch_size)
-        function = self._projector(shape, index, mode)
         num = len(channels)
         result = np.zeros((len(images), num, *shape), dtype="float32")
         per_pass = max(1, batch_size // num)
         channel_step = min(num, batch_size)
+        items = min(len(images), per_pass) * channel_step
+        function = self._projector(shape, index, mode, items)
         steps = [
             (start, stop)
             for start in range(0, len(images), per_pass)
@@ -235,7 +241,8 @@ class Deconvnet:
                 f"map of layer '{name}'. Received: positions={positions}"
             )
         batch_size = _check_batch_size(batch_size)
-        function = self._projector(shape, index, "positions")
+        function = self._projector(shape, index, "positions",
+                                   min(batch_size, len(images)))
         parts = []
         for start in range(0, len(images), batch_size):
             stop = start + batch_size
@@ -287,81 +294,64 @@ class Deconvnet:
             return window_plan
         return None
 
-    def _use_xla(self, stages, index, window_plan):
-        """`"all"`, `"mirror"` or `None`: what to compile with XLA."""
-        if self.jit_compile is True:
-            return "all"
-        if self.jit_compile is False:
-            return None
-        # Measured on 2 CPU cores: XLA fuses the many small ops of small
-        # networks (MiniZFNet conv5 mirror: 1.9 -> 1.0 ms) and of windowed
-        # mirrors (ZFNet conv5, 64 channels: 534 -> 487 ms), but its
-        # convolutions lose to oneDNN's on large full maps (ZFNet conv5
-        # full mirror, one image: 25 -> 34 ms).
-        if windowed.mirror_cost(stages, index) < _XLA_MAX_FULL_COST:
-            return "all"
-        if window_plan is not None:
-            return "mirror"
-        return None
+    def _use_xla(self, stages, index, items):
+        """Whether to compile a projection pass of `items` with XLA."""
+        if self.jit_compile != "auto":
+            return bool(self.jit_compile)
+        # Measured on 2 CPU cores: XLA fuses the many small ops of a few
+        # projections of a small network (MiniZFNet conv5, one projection:
+        # 5.2 -> 3.4 ms); for large networks or many projections per pass
+        # oneDNN's convolutions and TensorFlow's unpooling kernel win
+        # (MiniZFNet, 64 projections: 35.6 ms with XLA, 28.3 without; ZFNet
+        # conv5, 64 windowed projections: 545 ms with XLA, 405 without).
+        return (items < _XLA_MAX_ITEMS and
+                windowed.mirror_cost(stages, index) < _XLA_MAX_FULL_COST)
 
-    def _projector(self, shape, index, mode):
-        key = (shape, index, mode)
+    def _projector(self, shape, index, mode, items):
+        xla = self._use_xla(self._stages(shape), index, items)
+        key = (shape, index, mode, xla)
         if key not in self._function_cache:
             self._function_cache[key] = self._build_projector(
-                shape, index, mode
+                shape, index, mode, xla
             )
         return self._function_cache[key]
 
-    def _build_projector(self, shape, index, mode):
+    def _build_projector(self, shape, index, mode, xla):
         stages = self._stages(shape)
         top = stages[index]
         spatial = len(top.output_shape) == 3
         window_plan = (
             self._use_windows(stages, index) if mode != "all" else None
         )
-        mirror_model = None
-        if window_plan is None:
-            mirror_model = self.mirror_for(top.name, shape)
         pools = [i for i in range(index, -1, -1) if stages[i].kind == "pool"]
         image_spec = tf.TensorSpec((None, *shape), tf.float32)
         channel_spec = tf.TensorSpec((None,), tf.int32)
 
-        # XLA where it pays off (see `_use_xla`): the whole projection, or
-        # only the mirror (the forward then keeps oneDNN's convolutions).
-        xla = self._use_xla(stages, index, window_plan)
-        compile_options = dict(reduce_retracing=True)
-        if xla == "mirror":
-            compile_options["jit_compile"] = True
-        outer_options = {"jit_compile": True} if xla == "all" else {}
-
-        @tf.function(**compile_options)
-        def mirror_windows(positions, values, channels, item_images,
-                           switches):
-            return windowed.project(
-                stages, index, window_plan, positions, values, channels,
-                item_images, dict(zip(pools, switches)),
-            )
-
-        @tf.function(**compile_options)
-        def mirror_full(seed, item_switches):
-            return mirror_model([seed, *item_switches], training=False)
+        # With XLA (see `_use_xla`) the whole projection is compiled:
+        # switches then come from XLA-compilable ops.
+        outer_options = {"jit_compile": True} if xla else {}
+        mirror_model = None
+        if window_plan is None:
+            mirror_model = self.mirror_for(top.name, shape,
+                                           xla_compatible=xla)
 
         def run_mirror(activations, switches, item_images, item_channels,
                        positions, maps):
             if window_plan is not None:
                 values = _values_at(activations, item_images, item_channels,
                                     positions)
-                return mirror_windows(
-                    positions, values, item_channels, item_images,
-                    tuple(switches[i] for i in pools),
+                return windowed.project(
+                    stages, index, window_plan, positions, values,
+                    item_channels, item_images, switches,
+                    xla_compatible=xla,
                 )
             if maps is None:
                 maps = _point_maps(activations, item_images, item_channels,
                                    positions)
             seed = _seed(maps, item_channels, top.output_shape[-1], spatial)
-            item_switches = tuple(tf.gather(switches[i], item_images)
-                                  for i in pools)
-            return mirror_full(seed, item_switches)
+            item_switches = [tf.gather(switches[i], item_images)
+                             for i in pools]
+            return mirror_model([seed, *item_switches], training=False)
 
         if mode == "positions":
             @tf.function(input_signature=[
@@ -369,7 +359,7 @@ class Deconvnet:
             ], **outer_options)
             def project_positions(images, channels, positions):
                 outputs, switches = forward.record_forward(
-                    stages, images, index, xla=xla == "all"
+                    stages, images, index, xla=xla
                 )
                 items = tf.range(tf.shape(images)[0])
                 return run_mirror(outputs[index], switches, items, channels,
@@ -381,7 +371,7 @@ class Deconvnet:
                      **outer_options)
         def project(images, channels):
             outputs, switches = forward.record_forward(
-                stages, images, index, xla=xla == "all")
+                stages, images, index, xla=xla)
             activations = outputs[index]
             n = tf.shape(images)[0]
             k = tf.shape(channels)[0]

@@ -6,7 +6,7 @@ from keras_zfnet.deconv import mirror_layers
 from keras_zfnet.layers import MaxUnpooling2D
 
 
-def build_mirror(stages, seed_index, name=None):
+def build_mirror(stages, seed_index, name=None, xla_compatible=False):
     """Builds the deconvnet attached to `stages[: seed_index + 1]`.
 
     Going down from the seed layer to pixel space, each forward layer gets
@@ -20,6 +20,9 @@ def build_mirror(stages, seed_index, name=None):
         stages: the chain's `Stage`s.
         seed_index: index of the seed layer's stage.
         name: the model's name.
+        xla_compatible: unpool with `keras.ops.segment_sum` (XLA can
+            compile it) instead of TensorFlow's faster max-pool gradient
+            kernel.
 
     Returns:
         A `keras.Model` with inputs `[seed, <pool>_switches, ...]` (seed of
@@ -41,8 +44,15 @@ def build_mirror(stages, seed_index, name=None):
                 name=f"{stage.name}_switches",
             )
             inputs.append(switches)
+            geometry = {} if xla_compatible else dict(
+                pool_size=stage.layer.pool_size,
+                strides=stage.layer.strides,
+                padding=stage.layer.padding,
+            )
             x = MaxUnpooling2D(
-                output_size=stage.input_shape[:2], name=f"{stage.name}_unpool"
+                output_size=stage.input_shape[:2],
+                name=f"{stage.name}_unpool",
+                **geometry,
             )([x, switches])
         else:
             layer = _mirror_layer(stage)

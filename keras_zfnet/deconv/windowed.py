@@ -16,6 +16,7 @@ import dataclasses
 import tensorflow as tf
 from keras_zfnet.deconv import mirror_layers
 from keras_zfnet.deconv.transposed import conv_transpose_valid
+from keras_zfnet.layers.max_unpooling_2d import unpool_with_kernel
 from keras_zfnet.layers.max_unpooling_2d import unpool
 
 
@@ -120,7 +121,7 @@ def _local_switches(switches, stage, row_starts, col_starts, rows, cols):
 
 
 def project(stages, seed_index, window_plan, positions, values, channels,
-            item_images, switches):
+            item_images, switches, xla_compatible=True):
     """Projects one seed activation per item to pixel space, windowed.
 
     Args:
@@ -133,6 +134,9 @@ def project(stages, seed_index, window_plan, positions, values, channels,
         item_images: int32 `(batch,)` index of each item's image in
             `switches`.
         switches: dict stage index -> per-image switches `(N, h, w, C)`.
+        xla_compatible: unpool with `keras.ops.segment_sum` (XLA can
+            compile it) rather than TensorFlow's faster max-pool gradient
+            kernel.
 
     Returns:
         `(batch, H, W, C)` projections in the model's input space.
@@ -157,7 +161,12 @@ def project(stages, seed_index, window_plan, positions, values, channels,
                                 row_starts, col_starts, rows, cols),
                 stage, new_row_starts, new_col_starts, new_rows, new_cols,
             )
-            x = unpool(x, local, (new_rows, new_cols))
+            if xla_compatible:
+                x = unpool(x, local, (new_rows, new_cols))
+            else:  # the window is the pooling's "valid" input
+                x = unpool_with_kernel(x, local, (new_rows, new_cols),
+                                        stage.layer.pool_size,
+                                        stage.layer.strides, "valid")
         elif stage.kind == "conv":
             x = conv_transpose_valid(x, stage.layer.kernel,
                                      stage.layer.strides)

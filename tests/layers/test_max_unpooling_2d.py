@@ -12,8 +12,9 @@ from keras_zfnet.layers import MaxUnpooling2D
      (2, 3, "same")],
 )
 @pytest.mark.parametrize("integers", [False, True])
+@pytest.mark.parametrize("with_geometry", [False, True])
 def test_unpooling_equals_max_pool_gradient(pool_size, strides, padding,
-                                            integers):
+                                            integers, with_geometry):
     rng = np.random.default_rng(0)
     if integers:  # many tied maxima
         x = rng.integers(0, 3, size=(2, 11, 9, 4)).astype("float32")
@@ -28,7 +29,10 @@ def test_unpooling_equals_max_pool_gradient(pool_size, strides, padding,
         tape.watch(x)
         y = tf.nn.max_pool2d(x, pool_size, strides, padding.upper())
     expected = tape.gradient(y, x, output_gradients=upstream)
-    result = MaxUnpooling2D(output_size=(11, 9))([upstream, switches])
+    geometry = dict(pool_size=pool_size, strides=strides,
+                    padding=padding) if with_geometry else {}
+    result = MaxUnpooling2D(output_size=(11, 9), **geometry)(
+        [upstream, switches])
     np.testing.assert_allclose(result, expected, rtol=1e-6, atol=1e-6)
 
 
@@ -64,9 +68,14 @@ def test_hand_written_example_without_overlap():
 
 
 def test_get_config_round_trip_and_errors():
-    layer = MaxUnpooling2D(output_size=(7, 5))
+    layer = MaxUnpooling2D(output_size=(7, 5), pool_size=3, strides=2,
+                           padding="same")
     clone = MaxUnpooling2D.from_config(layer.get_config())
     assert clone.output_size == (7, 5)
+    assert (clone.pool_size, clone.strides, clone.padding) == (
+        (3, 3), (2, 2), "same")
+    with pytest.raises(ValueError, match="padding"):
+        MaxUnpooling2D((4, 4), pool_size=2, padding="full")
     with pytest.raises(ValueError, match="output_size"):
         MaxUnpooling2D(output_size=(0, 3))
     with pytest.raises(ValueError, match=r"\[values, switches\]"):
