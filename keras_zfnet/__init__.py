@@ -5,8 +5,12 @@ activation of a Keras CNN to pixel space, and the paper's analyses.
 """
 
 import os as _os
+import sys as _sys
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "keras-zfnet":
+    # The command line stays readable: no TensorFlow INFO / WARNING logs.
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras as _keras  # noqa: E402
 

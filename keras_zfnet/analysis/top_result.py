@@ -1,6 +1,7 @@
 """`TopActivations`: the result of a top-k scan, mergeable and storable."""
 
 import dataclasses
+import weakref
 
 import numpy as np
 
@@ -183,8 +184,6 @@ class TopActivations:
             `(C, k, H, W, C_in)` (or cropped) float32 projections; zeros in
             empty slots.
         """
-        from keras_zfnet.deconv import Deconvnet
-
         if self.model is None:
             raise ValueError(
                 "This result has no model; pass it to "
@@ -196,7 +195,7 @@ class TopActivations:
         c_idx, j_idx = np.nonzero(valid)
         out = np.zeros(images.shape, "float32")
         if len(c_idx):
-            projected = Deconvnet(self.model).project_positions(
+            projected = _deconvnet(self.model).project_positions(
                 images[c_idx, j_idx], self.layer, self.channels[c_idx],
                 self.positions[c_idx, j_idx], batch_size=batch_size,
             )
@@ -253,6 +252,18 @@ class TopActivations:
             indices=self.indices[features],
             positions=self.positions[features],
         )
+
+
+_DECONVNETS = weakref.WeakKeyDictionary()
+
+
+def _deconvnet(model):
+    """One `Deconvnet` per model, so its compiled functions are reused."""
+    from keras_zfnet.deconv import Deconvnet
+
+    if model not in _DECONVNETS:
+        _DECONVNETS[model] = Deconvnet(model)
+    return _DECONVNETS[model]
 
 
 def crop_boxes(images, boxes, fill=0.0):

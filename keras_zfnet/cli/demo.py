@@ -145,7 +145,8 @@ def run(args):
         if not len(features):
             continue
         figure = top.plot(x, features=features,
-                          title=f"{layer}: top 9 of {len(features)} features")
+                          title=f"{layer}: top 9 images of {len(features)} "
+                                f"features")
         report.figure(figure, f"{layer}: receptive field "
                       f"{top.receptive_field.size[0]}x"
                       f"{top.receptive_field.size[1]} pixels",
