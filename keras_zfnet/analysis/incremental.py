@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_zfnet.deconv import graph
+from keras_zfnet.deconv import windowed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,29 +69,8 @@ def make_plan(model, image_shape, patch, max_fraction=0.5):
     return Plan(layers, stages, len(windows) - 1, windows, tuple(patch))
 
 
-def _positions(starts, size):
-    return starts[:, None] + tf.range(size)[None, :]
-
-
-def _gather_window(maps, item_images, row_starts, col_starts, rows, cols,
-                   pad_value):
-    """Per-item windows of per-image maps; `pad_value` outside the frame."""
-    height, width = maps.shape[1], maps.shape[2]
-    r = _positions(row_starts, rows)
-    c = _positions(col_starts, cols)
-    inside = (((r >= 0) & (r < height))[:, :, None]
-              & ((c >= 0) & (c < width))[:, None, :])
-    batch = tf.shape(r)[0]
-    index = tf.stack([
-        tf.broadcast_to(item_images[:, None, None], (batch, rows, cols)),
-        tf.broadcast_to(tf.clip_by_value(r, 0, height - 1)[:, :, None],
-                        (batch, rows, cols)),
-        tf.broadcast_to(tf.clip_by_value(c, 0, width - 1)[:, None, :],
-                        (batch, rows, cols)),
-    ], axis=-1)
-    window = tf.gather_nd(maps, index)
-    pad = tf.cast(pad_value, window.dtype)
-    return tf.where(inside[..., None], window, pad)
+_positions = windowed.window_positions
+_gather_window = windowed.gather_windows
 
 
 def _write_patch(window, row_starts, col_starts, patch, patch_rows,

@@ -83,14 +83,23 @@ def _frame_mask(starts, size, limit):
     return tf.cast((positions >= 0) & (positions < limit), "float32")
 
 
+def window_positions(starts, size):
+    """(batch, size) absolute positions of windows starting at `starts`."""
+    return starts[:, None] + tf.range(size)[None, :]
+
+
 def _window_indices(starts, size, limit):
     """(batch, size) window positions clipped into [0, limit)."""
-    positions = starts[:, None] + tf.range(size)[None, :]
-    return tf.clip_by_value(positions, 0, limit - 1)
+    return tf.clip_by_value(window_positions(starts, size), 0, limit - 1)
 
 
-def _gather_windows(maps, item_images, row_starts, col_starts, rows, cols):
-    """Per-item windows of per-image maps: `(batch, rows, cols, C)`."""
+def gather_windows(maps, item_images, row_starts, col_starts, rows, cols,
+                   pad_value=None):
+    """Per-item windows of per-image maps: `(batch, rows, cols, C)`.
+
+    Window positions outside the maps read the nearest border value, or
+    `pad_value` when one is given.
+    """
     height, width = maps.shape[1], maps.shape[2]
     r = _window_indices(row_starts, rows, height)
     c = _window_indices(col_starts, cols, width)
@@ -103,7 +112,13 @@ def _gather_windows(maps, item_images, row_starts, col_starts, rows, cols):
         ],
         axis=-1,
     )
-    return tf.gather_nd(maps, index)
+    windows = tf.gather_nd(maps, index)
+    if pad_value is None:
+        return windows
+    inside = (_frame_mask(row_starts, rows, height)[:, :, None]
+              * _frame_mask(col_starts, cols, width)[:, None, :]) > 0
+    return tf.where(inside[..., None], windows,
+                    tf.cast(pad_value, windows.dtype))
 
 
 def _local_switches(switches, stage, row_starts, col_starts, rows, cols):
@@ -157,7 +172,7 @@ def project(stages, seed_index, window_plan, positions, values, channels,
             x = tf.nn.relu(x)
         if stage.kind == "pool":
             local = _local_switches(
-                _gather_windows(switches[index], item_images,
+                gather_windows(switches[index], item_images,
                                 row_starts, col_starts, rows, cols),
                 stage, new_row_starts, new_col_starts, new_rows, new_cols,
             )
