@@ -143,15 +143,18 @@ def _download():
 def load_data(path=None, download=True, verbose=1):
     """Loads Fashion-MNIST as `((x_train, y_train), (x_test, y_test))`.
 
-    Looks for the four IDX files (`.gz` or uncompressed) in, in order: the
-    folder `path`, the folder in the `KERAS_ZFNET_FASHION_MNIST` environment
+    With an explicit `path`, the four IDX files (`.gz` or uncompressed) are
+    read from that folder only (a missing folder or file is an error).
+    Otherwise they are looked for in, in order: the
+    folder in the `KERAS_ZFNET_FASHION_MNIST` environment
     variable, Keras' cache (`~/.keras/datasets/fashion-mnist/`) and Debian's
     `dataset-fashion-mnist` package (`/usr/share/datasets/fashion-mnist/`);
     only then downloads them with `keras.utils.get_file`. Every file is
     checked against the known SHA-256 of its content.
 
     Args:
-        path: optional folder holding the files.
+        path: optional folder holding the files; when given, no other
+            location is searched and nothing is downloaded.
         download: whether a download may be tried when no local copy exists.
         verbose: 1 prints which source was used, 0 is silent.
 
@@ -161,14 +164,18 @@ def load_data(path=None, download=True, verbose=1):
         `keras.datasets.fashion_mnist.load_data()` returns them.
 
     Raises:
-        FileNotFoundError: when no copy is found and none can be downloaded.
+        FileNotFoundError: when `path` is given and does not hold the
+            files, or when no copy is found and none can be downloaded.
         CorruptDataError: (a `ValueError`) naming a truncated or corrupt file.
 
     Example:
 
     >>> (x_train, y_train), (x_test, y_test) = load_data()
     """
-    directory = find_local(path)
+    if path is not None:
+        directory = _explicit_dir(path)
+    else:
+        directory = find_local()
     if directory is None:
         if not download:
             raise FileNotFoundError(_missing_message(path))
@@ -186,6 +193,26 @@ def load_data(path=None, download=True, verbose=1):
         (arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]),
         (arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"]),
     )
+
+
+def _explicit_dir(path):
+    """The folder `path` if it holds all four files; an error otherwise.
+
+    An explicit `path` is never silently replaced by another copy.
+    """
+    directory = os.fspath(path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            "`path` must be an existing folder holding the four Fashion-MNIST "
+            f"IDX files. Received: path={directory!r} (no such folder)"
+        )
+    missing = [stem + "[.gz]" for stem in FILES if not _find(directory, stem)]
+    if missing:
+        raise FileNotFoundError(
+            f"`path` must hold the four Fashion-MNIST IDX files; missing "
+            f"{', '.join(missing)}. Received: path={directory!r}"
+        )
+    return directory
 
 
 def _missing_message(path):

@@ -109,3 +109,26 @@ def test_real_data(capsys):
     np.testing.assert_array_equal(np.bincount(y), [6000] * 10)
     np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
     assert "from" in capsys.readouterr().err
+
+
+def test_an_explicit_path_that_is_missing_is_an_error(isolated, monkeypatch):
+    # Another complete copy exists (environment variable): it must not be
+    # loaded in place of the explicit path.
+    other = isolated / "other"
+    other.mkdir()
+    for stem in fashion_mnist.FILES:
+        (other / (stem + ".gz")).write_bytes(b"")
+    monkeypatch.setenv(fashion_mnist.ENV_VAR, str(other))
+    monkeypatch.setattr(fashion_mnist, "_download",
+                        lambda: pytest.fail("must not download"))
+    missing = isolated / "no_such_folder"
+    with pytest.raises(FileNotFoundError,
+                       match=r"`path`.*Received: path='.*no_such_folder'"):
+        fashion_mnist.load_data(path=missing)
+    partial = isolated / "partial"
+    partial.mkdir()
+    (partial / "train-labels-idx1-ubyte.gz").write_bytes(b"")
+    with pytest.raises(FileNotFoundError,
+                       match=r"missing train-images-idx3-ubyte.*"
+                             r"Received: path='.*partial'"):
+        fashion_mnist.load_data(path=str(partial), verbose=0)
