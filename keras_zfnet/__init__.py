@@ -12,7 +12,13 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "keras-zfnet":
     # The command line stays readable: no TensorFlow INFO / WARNING logs.
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras as _keras  # noqa: E402
+from keras_zfnet.utils.quiet_import import quiet_stderr as _quiet  # noqa: E402
+from keras_zfnet.utils.quiet_import import running_as_command as _cli  # noqa
+
+# TensorFlow's start-up lines bypass TF_CPP_MIN_LOG_LEVEL: the command line
+# imports it with stderr pointed at /dev/null.
+with _quiet(enabled=_cli()):
+    import keras as _keras  # noqa: E402
 
 if _keras.backend.backend() != "tensorflow":
     raise ImportError(
@@ -29,6 +35,7 @@ from keras_zfnet.applications import MiniZFNet  # noqa: E402
 from keras_zfnet.applications import ZFNet  # noqa: E402
 from keras_zfnet.applications import decode_predictions  # noqa: E402
 from keras_zfnet.analysis import TopActivations  # noqa: E402
+from keras_zfnet.analysis import diagnose  # noqa: E402
 from keras_zfnet.analysis import occlusion_sensitivity  # noqa: E402
 from keras_zfnet.analysis import top_activations  # noqa: E402
 from keras_zfnet.applications import preprocess_input  # noqa: E402
@@ -46,6 +53,7 @@ __all__ = [
     "constraints",
     "datasets",
     "decode_predictions",
+    "diagnose",
     "layers",
     "occlusion_sensitivity",
     "preprocess_input",

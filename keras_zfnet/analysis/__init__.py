@@ -1,11 +1,17 @@
 """The paper's analyses: top-k activations, occlusion, and more."""
 
+from keras_zfnet.analysis.diagnosis import diagnose
+from keras_zfnet.analysis.diagnosis_result import Diagnosis
+from keras_zfnet.analysis.diagnosis_result import Finding
 from keras_zfnet.analysis.occlusion import OcclusionResult
 from keras_zfnet.analysis.occlusion import occlusion_sensitivity
 from keras_zfnet.analysis.top_activations import top_activations
 from keras_zfnet.analysis.top_result import TopActivations
 
 __all__ = [
+    "Diagnosis",
+    "Finding",
+    "diagnose",
     "OcclusionResult",
     "TopActivations",
     "occlusion_sensitivity",
