@@ -40,6 +40,8 @@ setup(
         "scikit-learn",
         "pillow",
         "matplotlib",
+        # tf.summary.image (callbacks' TensorBoard images) needs it.
+        "tensorboard",
     ],
     extras_require={
         "cpu": ["tensorflow-cpu>=2.16"],

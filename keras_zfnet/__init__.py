@@ -27,6 +27,7 @@ if _keras.backend.backend() != "tensorflow":
         f"Received: backend={_keras.backend.backend()!r}"
     )
 
+from keras_zfnet import callbacks  # noqa: E402
 from keras_zfnet import constraints  # noqa: E402
 from keras_zfnet import datasets  # noqa: E402
 from keras_zfnet import layers  # noqa: E402
@@ -50,6 +51,7 @@ __all__ = [
     "MiniZFNet",
     "ZFNet",
     "__version__",
+    "callbacks",
     "constraints",
     "datasets",
     "decode_predictions",
