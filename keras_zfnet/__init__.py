@@ -37,6 +37,7 @@ from keras_zfnet.applications import ZFNet  # noqa: E402
 from keras_zfnet.applications import decode_predictions  # noqa: E402
 from keras_zfnet.analysis import TopActivations  # noqa: E402
 from keras_zfnet.analysis import diagnose  # noqa: E402
+from keras_zfnet.analysis import invariance  # noqa: E402
 from keras_zfnet.analysis import occlusion_sensitivity  # noqa: E402
 from keras_zfnet.analysis import top_activations  # noqa: E402
 from keras_zfnet.applications import preprocess_input  # noqa: E402
@@ -56,6 +57,7 @@ __all__ = [
     "datasets",
     "decode_predictions",
     "diagnose",
+    "invariance",
     "layers",
     "occlusion_sensitivity",
     "preprocess_input",

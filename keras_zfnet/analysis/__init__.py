@@ -3,6 +3,8 @@
 from keras_zfnet.analysis.diagnosis import diagnose
 from keras_zfnet.analysis.diagnosis_result import Diagnosis
 from keras_zfnet.analysis.diagnosis_result import Finding
+from keras_zfnet.analysis.invariance import InvarianceResult
+from keras_zfnet.analysis.invariance import invariance
 from keras_zfnet.analysis.occlusion import OcclusionResult
 from keras_zfnet.analysis.occlusion import occlusion_sensitivity
 from keras_zfnet.analysis.top_activations import top_activations
@@ -12,6 +14,8 @@ __all__ = [
     "Diagnosis",
     "Finding",
     "diagnose",
+    "InvarianceResult",
+    "invariance",
     "OcclusionResult",
     "TopActivations",
     "occlusion_sensitivity",

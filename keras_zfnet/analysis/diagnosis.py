@@ -169,6 +169,8 @@ def _activity_measures(graph, name, second, images, batch_size, measures):
     peaks = [None] * len(layers)
     for start in range(0, len(images), batch_size):
         outputs = features(images[start:start + batch_size], training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
         for i, output in enumerate(outputs):
             peak = np.asarray(output).reshape(
                 output.shape[0], -1, output.shape[-1]).max(axis=1)

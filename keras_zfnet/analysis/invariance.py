@@ -1,0 +1,178 @@
+"""Invariance of features and output to translation, scale and rotation
+(paper Sec. 4.2, Fig. 5)."""
+
+import dataclasses
+
+import numpy as np
+
+from keras_zfnet.analysis import transforms
+from keras_zfnet.deconv.model_graph import model_graph
+from keras_zfnet.utils import progress
+from keras_zfnet.utils import validation
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class InvarianceResult:
+    """Feature distances and class probability under one transformation.
+
+    Attributes:
+        transform: `"translate"`, `"scale"` or `"rotate"`.
+        amounts: `(A,)` factors / degrees, or `(A, 2)` (rows, columns) pixel
+            shifts for translate.
+        layers: the layers measured, in order.
+        distance: dict layer -> `(A,)`: Euclidean distance between the
+            original and transformed images' feature vectors, divided by
+            the original vector's norm, averaged over images (paper Fig. 5
+            rows 2 and 3).
+        distances: dict layer -> `(N, A)` the same per image.
+        probability: `(A,)` mean probability of the true class (Fig. 5
+            row 4).
+        probabilities: `(N, A)` per image.
+        labels: `(N,)` the classes scored (given, or the prediction on the
+            untransformed image).
+    """
+
+    transform: str
+    amounts: np.ndarray
+    layers: tuple
+    distance: dict
+    distances: dict
+    probability: np.ndarray
+    probabilities: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def axis_values(self):
+        """One number per amount for plotting (the shift's length, signed by
+        its larger component, for translate)."""
+        if self.amounts.ndim == 1:
+            return self.amounts
+        main = np.where(np.abs(self.amounts[:, 0]) >= np.abs(
+            self.amounts[:, 1]), self.amounts[:, 0], self.amounts[:, 1])
+        return np.sign(main) * np.hypot(*self.amounts.T)
+
+    def __repr__(self):
+        return (f"<InvarianceResult {self.transform}: {len(self.amounts)} "
+                f"amounts, {self.probabilities.shape[0]} images, layers "
+                f"{list(self.layers)}>")
+
+    def plot(self, *others, class_names=None):
+        """Draws Fig. 5: one column per result (this one, then `others`),
+        rows: first layer distance, last layer distance, probability.
+
+        Returns:
+            A `matplotlib.figure.Figure`.
+        """
+        from keras_zfnet.plotting.invariance import plot_invariance
+
+        return plot_invariance([self, *others], class_names=class_names)
+
+
+def invariance(model, images, transform, amounts, layers, labels=None,
+               batch_size=64, verbose="auto"):
+    """Measures how features and output change under a transformation.
+
+    For each amount, every image is transformed (`transforms.
+    transform_images`: bilinear, same size, out-of-frame pixels filled with
+    the image's border value, i.e. the median of its outermost ring), and the
+    feature vector of each layer (its whole output, flattened) is compared
+    with the untransformed image's: `||f(T x) - f(x)|| / ||f(x)||`, averaged
+    over images (images whose original vector is zero are left out), as the
+    paper's Fig. 5. The probability of the true class is read from the
+    model's output (a softmax is applied when the model outputs logits).
+
+    Args:
+        model: a Sequential or functional Keras classifier.
+        images: `(N, H, W, C)` images as the model expects them.
+        transform: `"translate"` (amounts in pixels: a number shifts
+            vertically, a `(rows, columns)` pair both ways), `"scale"`
+            (factors > 0) or `"rotate"` (degrees, counter-clockwise).
+        amounts: the list of amounts (e.g. 0 included, as the reference).
+        layers: a layer or a list of layers (names, nested paths or layer
+            objects), e.g. `["conv1", "fc7"]`.
+        labels: optional `(N,)` true classes; default the predicted class of
+            each untransformed image.
+        batch_size: images per forward pass.
+        verbose: `"auto"`, 0 or 1 (a progress bar over amounts).
+
+    Returns:
+        An `InvarianceResult`.
+
+    Example:
+
+    >>> model = kz.MiniZFNet(weights="fashion_mnist")
+    >>> (_, _), (x, y) = kz.datasets.fashion_mnist.load_data()
+    >>> r = kz.invariance(model, x[:5, ..., None], "rotate",
+    ...                   range(0, 361, 30), ["conv1", "fc7"], y[:5])
+    >>> r.distance["fc7"].shape, r.probability.shape
+    ((13,), (13,))
+    """
+    graph = model_graph(model)
+    names, _ = graph.resolve_many(layers, "layers")
+    images = validation.as_images(images, graph.input_shape)
+    transforms.check_transform(transform)
+    values = transforms.check_amounts(transform, amounts)
+    features = graph.feature_model(names)
+    needs_softmax = not graph.output_is_probability
+
+    def run(batch_images):
+        outs, probs = [[] for _ in names], []
+        for start in range(0, len(batch_images), batch_size):
+            chunk = batch_images[start:start + batch_size]
+            for i, out in enumerate(_as_list(features(chunk,
+                                                      training=False))):
+                outs[i].append(np.asarray(out).reshape(len(chunk), -1))
+            p = np.asarray(model(chunk, training=False))
+            probs.append(_softmax(p) if needs_softmax else p)
+        return [np.concatenate(o) for o in outs], np.concatenate(probs)
+
+    base, base_probs = run(images)
+    labels = _check_labels(labels, len(images), base_probs)
+    norms = [np.linalg.norm(f, axis=1) for f in base]
+    n, a = len(images), len(values)
+    distances = {name: np.zeros((n, a)) for name in names}
+    probs = np.zeros((n, a))
+    bar = progress.bar(a, verbose, unit_name="amount")
+    for j, amount in enumerate(values):
+        moved = transforms.transform_images(images, transform, amount)
+        feats, out = run(moved)
+        for name, f, f0, norm in zip(names, feats, base, norms):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                distances[name][:, j] = np.where(
+                    norm > 0, np.linalg.norm(f - f0, axis=1) / norm, np.nan)
+        probs[:, j] = out[np.arange(n), labels]
+        bar.add(1)
+    distance = {}
+    for name in names:
+        valid = ~np.isnan(distances[name][:, 0])
+        distance[name] = (distances[name][valid].mean(axis=0) if valid.any()
+                          else np.full(a, np.nan))
+    return InvarianceResult(
+        transform=transform, amounts=values, layers=tuple(names),
+        distance=distance, distances=distances,
+        probability=probs.mean(axis=0), probabilities=probs, labels=labels)
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def _softmax(logits):
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _check_labels(labels, n, probs):
+    if labels is None:
+        return probs.argmax(axis=-1)
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    classes = probs.shape[-1]
+    if (array.shape != (n,) or not np.issubdtype(array.dtype, np.integer)
+            or array.min() < 0 or array.max() >= classes):
+        raise ValueError(
+            f"`labels` must be {n} integer classes in [0, {classes - 1}] "
+            f"(one per image). Received: labels={labels!r}")
+    return array.astype("int64")
