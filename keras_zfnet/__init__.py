@@ -36,6 +36,7 @@ from keras_zfnet.applications import MiniZFNet  # noqa: E402
 from keras_zfnet.applications import ZFNet  # noqa: E402
 from keras_zfnet.applications import decode_predictions  # noqa: E402
 from keras_zfnet.analysis import TopActivations  # noqa: E402
+from keras_zfnet.analysis import correspondence  # noqa: E402
 from keras_zfnet.analysis import diagnose  # noqa: E402
 from keras_zfnet.analysis import invariance  # noqa: E402
 from keras_zfnet.analysis import occlusion_sensitivity  # noqa: E402
@@ -54,6 +55,7 @@ __all__ = [
     "__version__",
     "callbacks",
     "constraints",
+    "correspondence",
     "datasets",
     "decode_predictions",
     "diagnose",

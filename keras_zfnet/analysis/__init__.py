@@ -1,5 +1,7 @@
 """The paper's analyses: top-k activations, occlusion, and more."""
 
+from keras_zfnet.analysis.correspondence import CorrespondenceResult
+from keras_zfnet.analysis.correspondence import correspondence
 from keras_zfnet.analysis.diagnosis import diagnose
 from keras_zfnet.analysis.diagnosis_result import Diagnosis
 from keras_zfnet.analysis.diagnosis_result import Finding
@@ -13,6 +15,8 @@ from keras_zfnet.analysis.top_result import TopActivations
 __all__ = [
     "Diagnosis",
     "Finding",
+    "CorrespondenceResult",
+    "correspondence",
     "diagnose",
     "InvarianceResult",
     "invariance",
