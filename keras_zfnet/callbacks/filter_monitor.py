@@ -5,26 +5,27 @@ import os
 import keras
 import numpy as np
 
+from keras_zfnet.analysis import filter_measures
 from keras_zfnet.callbacks.summaries import SummaryWriter
 from keras_zfnet.callbacks.summaries import require_tensorboard
 from keras_zfnet.deconv.model_graph import model_graph
 
-# A filter is "dead" when its RMS is below this share of the largest one.
-DEAD_RATIO = 1e-3
 # A filter is "at the radius" when its RMS is within this relative tolerance
 # of the FilterRMS radius (renormalised filters land there up to rounding).
 RADIUS_TOLERANCE = 1e-3
-# The top frequency band: more than this many cycles per pixel along rows or
-# columns (the upper half of the band up to Nyquist, 0.5).
-HIGH_FREQUENCY = 0.25
 
 
-def filter_statistics(kernel, max_rms=None):
+def filter_statistics(kernel, max_rms=None, dead_rms=1e-3):
     """Statistics of a convolution's filters (one per output channel).
+
+    The measures are those of `keras_zfnet.diagnose` (the same RMS, dead
+    rule and frequency bands), so a monitored run and a diagnosis agree.
 
     Args:
         kernel: `(kh, kw, C, F)` weights; filter `j` is `kernel[..., j]`.
         max_rms: the `FilterRMS` radius of the layer, or `None`.
+        dead_rms: a filter is dead when its RMS is at most `dead_rms` times
+            the median filter RMS (or zero, when the median is zero).
 
     Returns:
         A dict:
@@ -32,12 +33,12 @@ def filter_statistics(kernel, max_rms=None):
           (`sqrt(mean(w ** 2))` over a filter's `kh * kw * C` weights);
         - `at_radius` (only with `max_rms`): the number of filters whose RMS
           is within 0.1% of the radius or above it;
-        - `dead`: the number of filters with an RMS below 1e-3 of the
-          largest (all of them if every filter is zero);
-        - `high_frequency_share`: the share of the filters' spectral energy
-          (squared magnitude of each filter's 2-D DFT over `kh x kw`, summed
-          over input channels and filters) at frequencies above 1/4 cycle
-          per pixel along rows or columns; 0 for all-zero filters.
+        - `dead`: the number of dead filters;
+        - `high_frequency_share`: the mean, over the non-zero filters, of
+          each filter's share of spectral energy in the top band (radius
+          above 2/3 of the Nyquist frequency on a 32x32 zero-padded DFT,
+          `keras_zfnet.analysis.filter_measures.band_shares`); 0 when every
+          filter is zero.
 
     Example:
 
@@ -50,23 +51,18 @@ def filter_statistics(kernel, max_rms=None):
             "Expected a convolution kernel (kh, kw, C, F). Received: "
             f"kernel.shape={kernel.shape}"
         )
-    rms = np.sqrt(np.mean(kernel ** 2, axis=(0, 1, 2)))
-    largest = float(rms.max())
-    stats = {
-        "rms_max": largest,
-        "rms_median": float(np.median(rms)),
-    }
+    rms = filter_measures.filter_rms(kernel)
+    median = float(np.median(rms))
+    stats = {"rms_max": float(rms.max()), "rms_median": median}
     if max_rms is not None:
         stats["at_radius"] = int(
             np.sum(rms >= max_rms * (1 - RADIUS_TOLERANCE)))
-    stats["dead"] = int(np.sum(rms <= DEAD_RATIO * largest))
-    spectrum = np.abs(np.fft.fft2(kernel, axes=(0, 1))) ** 2
-    fy = np.abs(np.fft.fftfreq(kernel.shape[0]))[:, None]
-    fx = np.abs(np.fft.fftfreq(kernel.shape[1]))[None, :]
-    high = (fy > HIGH_FREQUENCY) | (fx > HIGH_FREQUENCY)
-    total = spectrum.sum()
-    stats["high_frequency_share"] = float(
-        spectrum[high].sum() / total) if total > 0 else 0.0
+    stats["dead"] = int(np.sum(rms <= dead_rms * median) if median > 0
+                        else np.sum(rms <= 0))
+    high = filter_measures.band_shares(kernel)[:, -1]
+    live = ~np.isnan(high)
+    stats["high_frequency_share"] = float(high[live].mean()) if (
+        live.any()) else 0.0
     return stats
 
 
@@ -74,7 +70,8 @@ class FilterMonitor(keras.callbacks.Callback):
     """Watches the first convolution's filters during training.
 
     At the end of every `every`-th epoch (1-based) it adds the filters'
-    statistics (`filter_statistics`) to the epoch's `logs` as
+    statistics (`filter_statistics`; NaN in the epochs between, so that a
+    `CSVLogger` keeps the columns) to the epoch's `logs` as
     `filters/rms_max`, `filters/rms_median`, `filters/at_radius` (when the
     layer has a `FilterRMS` constraint), `filters/dead` and
     `filters/high_frequency_share`, so that `History`, `CSVLogger` and
@@ -143,6 +140,9 @@ class FilterMonitor(keras.callbacks.Callback):
         self.max_rms = getattr(constraint, "max_rms", None)
         self.layer_name = name
         self._watched = watched
+        self._keys = ["rms_max", "rms_median"] + (
+            ["at_radius"] if self.max_rms is not None else []) + [
+            "dead", "high_frequency_share"]
         if self.output_dir:
             os.makedirs(self.output_dir, exist_ok=True)
 
@@ -154,6 +154,9 @@ class FilterMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         epoch = int(epoch) + 1
         if epoch % self.every:
+            if logs is not None:  # keep CSVLogger's columns from epoch 1 on
+                logs.update({f"filters/{k}": float("nan")
+                             for k in self._keys})
             return
         stats = self.statistics()
         if logs is not None:
