@@ -1,4 +1,10 @@
-"""The `keras-zfnet` command: `demo`, `info`, `train`."""
+"""The `keras-zfnet` command: `demo`, `info`, `train`.
+
+Errors are one line on stderr (`keras-zfnet: error: ...`) with exit status
+2 for bad arguments; `--debug` shows the traceback instead. Subcommand
+modules only declare their arguments at import; what they run (Keras,
+TensorFlow, matplotlib) is imported inside `run`.
+"""
 
 import argparse
 import sys
@@ -7,21 +13,50 @@ from keras_zfnet.cli import demo
 from keras_zfnet.cli import info
 from keras_zfnet.cli import train
 
+PROG = "keras-zfnet"
+# Errors from our code that mean "bad input" (arguments, paths, data).
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError,
+               PermissionError, OSError)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors are one line (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} "
+                     f"(see {self.prog} --help)\n")
+
 
 def build_parser():
     """The argument parser of `keras-zfnet`."""
-    parser = argparse.ArgumentParser(
-        prog="keras-zfnet",
+    parser = OneLineParser(
+        prog=PROG,
         description="Zeiler & Fergus (2014) visualization toolkit for Keras.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                parser_class=OneLineParser)
     for module in (demo, info, train):
         module.add_parser(sub)
     return parser
 
 
+def _one_line(error):
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, OSError) and error.filename and (
+            str(error.filename) not in text):
+        text += f": {error.filename}"
+    return text
+
+
 def main(argv=None):
-    """Entry point of the `keras-zfnet` console script."""
+    """Entry point of the `keras-zfnet` console script.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad arguments or input,
+        130 when interrupted.
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
@@ -29,6 +64,11 @@ def main(argv=None):
         print("\nInterrupted. Run the same command again to resume.",
               file=sys.stderr)
         return 130
+    except USER_ERRORS as error:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ import time
 
 import numpy as np
 
+from keras_zfnet.cli.arguments import check_output_dir
+from keras_zfnet.cli.arguments import non_negative_int
+from keras_zfnet.cli.arguments import positive_int
+
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 
 
@@ -25,12 +29,12 @@ def add_parser(sub):
     )
     parser.add_argument("--output", default="keras_zfnet_demo",
                         help="folder for index.html and the figures")
-    parser.add_argument("--images", type=int, default=None,
+    parser.add_argument("--images", type=positive_int, default=None,
                         help="use only the first N test images")
-    parser.add_argument("--features", type=int, default=6,
+    parser.add_argument("--features", type=positive_int, default=6,
                         help="features drawn per layer in Fig. 2")
-    parser.add_argument("--occlusion-images", type=int, default=3)
-    parser.add_argument("--verbose", type=int, default=1)
+    parser.add_argument("--occlusion-images", type=positive_int, default=3)
+    parser.add_argument("--verbose", type=non_negative_int, default=1)
     parser.set_defaults(run=run)
 
 
@@ -60,6 +64,7 @@ def _occlusion_examples(predictions, labels, count):
 
 
 def run(args):
+    check_output_dir(args.output)  # before any work
     import keras_zfnet as kz
     from keras_zfnet.datasets import fashion_mnist
     from keras_zfnet.plotting import Report

@@ -5,7 +5,15 @@ import os
 import shlex
 import sys
 
+from keras_zfnet.cli.arguments import check_output_dir
+from keras_zfnet.cli.arguments import non_negative_float
+from keras_zfnet.cli.arguments import non_negative_int
+from keras_zfnet.cli.arguments import positive_float
+from keras_zfnet.cli.arguments import positive_int
+from keras_zfnet.cli.arguments import verbose_level
+
 MODELS = ("mini_zfnet", "zfnet", "alexnet")
+FASHION_MNIST_TRAIN_IMAGES = 60000
 
 
 def add_parser(sub):
@@ -22,7 +30,8 @@ def add_parser(sub):
     )
     parser.add_argument("--model", choices=MODELS, default="mini_zfnet")
     parser.add_argument("--first-layer", default="zfnet",
-                        help="MiniZFNet first layer: zfnet or alexnet")
+                        choices=("zfnet", "alexnet"),
+                        help="MiniZFNet first layer")
     parser.add_argument(
         "--dataset", default="fashion_mnist",
         help="fashion_mnist, folder:PATH (one folder per class) or "
@@ -31,26 +40,30 @@ def add_parser(sub):
     parser.add_argument("--data-path", default=None,
                         help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--output", required=True, help="run folder")
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=1e-2)
-    parser.add_argument("--lr-patience", type=int, default=2,
+    parser.add_argument("--epochs", type=positive_int, default=15)
+    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--learning-rate", type=positive_float, default=1e-2)
+    parser.add_argument("--lr-patience", type=non_negative_int, default=2,
                         help="epochs without validation improvement "
                              "before the learning rate drops")
     parser.add_argument("--lr-drops", default=None,
                         help="comma-separated epochs (0-based) at which to "
                              "divide the learning rate by 10 instead of "
                              "waiting for plateaus, e.g. 12,16")
-    parser.add_argument("--filter-rms", type=float, default=0.1,
+    parser.add_argument("--filter-rms", type=non_negative_float, default=0.1,
                         help="FilterRMS radius (0 disables)")
-    parser.add_argument("--validation-size", type=int, default=5000)
-    parser.add_argument("--train-images", type=int, default=None,
+    parser.add_argument("--validation-size", type=positive_int, default=None,
+                        help="training images held out for the learning-"
+                             "rate schedule (fashion_mnist; default: a "
+                             "tenth of the training images, at most 5000)")
+    parser.add_argument("--train-images", type=positive_int, default=None,
                         help="use only the first N training images "
-                             "(quick runs)")
-    parser.add_argument("--backup-every", type=int, default=100,
+                             "(quick runs; fashion_mnist)")
+    parser.add_argument("--backup-every", type=positive_int, default=100,
                         help="steps between mid-epoch backups")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", default="auto")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--verbose", type=verbose_level, default="auto",
+                        help="auto, 0, 1 or 2")
     parser.set_defaults(run=run)
 
 
@@ -104,38 +117,110 @@ def _data(args):
                                              batch_size=args.batch_size)
         classes = info.features["label"].num_classes
         return train, validation, validation, (224, 224, 3), classes
-    raise SystemExit(
+    raise ValueError(
         "--dataset must be fashion_mnist, folder:PATH or tfds:NAME. "
-        f"Received: --dataset {args.dataset}"
+        f"Received: --dataset={args.dataset}"
     )
 
 
-def _drops(text):
-    if not text:
+def _drops(text, epochs):
+    """The `--lr-drops` epochs as sorted ints in [1, epochs - 1]."""
+    if text is None:
         return None
     try:
-        return [int(v) for v in text.split(",")]
+        drops = sorted({int(v) for v in text.split(",")})
     except ValueError:
-        raise SystemExit(
-            "--lr-drops must be comma-separated epochs, e.g. 12,16. "
-            f"Received: --lr-drops {text}"
-        ) from None
+        drops = None
+    if not drops or drops[0] < 1 or drops[-1] >= epochs:
+        raise ValueError(
+            "--lr-drops must be comma-separated epochs (0-based) in "
+            f"[1, {epochs - 1}] (--epochs={epochs}), e.g. 12,16. "
+            f"Received: --lr-drops={text}"
+        )
+    return drops
+
+
+def validate(args):
+    """Checks the arguments together, before any work.
+
+    Fills in `args.validation_size` when it was not given (a tenth of the
+    training images, at most 5000) and parses `args.lr_drops`.
+
+    Raises:
+        ValueError: naming the option and the value received.
+    """
+    fashion = args.dataset == "fashion_mnist"
+    if not fashion:
+        kind, _, rest = args.dataset.partition(":")
+        if kind not in ("folder", "tfds") or not rest:
+            raise ValueError(
+                "--dataset must be fashion_mnist, folder:PATH or tfds:NAME. "
+                f"Received: --dataset={args.dataset}")
+        if kind == "tfds":
+            from keras_zfnet.datasets.tfds_sources import SOURCES
+
+            if rest not in SOURCES:
+                raise ValueError(
+                    f"--dataset tfds:NAME takes one of {sorted(SOURCES)}. "
+                    f"Received: --dataset={args.dataset}")
+        if kind == "folder" and not os.path.isdir(rest):
+            raise ValueError(
+                "--dataset folder:PATH needs an existing folder with one "
+                f"sub-folder per class. Received: --dataset={args.dataset}")
+        for option in ("data_path", "train_images", "validation_size"):
+            if getattr(args, option) is not None:
+                flag = "--" + option.replace("_", "-")
+                raise ValueError(
+                    f"{flag} applies to --dataset fashion_mnist only. "
+                    f"Received: {flag}={getattr(args, option)} with "
+                    f"--dataset={args.dataset}")
+    if args.model != "mini_zfnet" and args.first_layer != "zfnet":
+        raise ValueError(
+            "--first-layer applies to --model mini_zfnet only. Received: "
+            f"--first-layer={args.first_layer} with --model={args.model}")
+    if fashion:
+        if args.data_path is not None and not os.path.isdir(args.data_path):
+            raise ValueError(
+                "--data-path must be an existing folder holding the four "
+                f"Fashion-MNIST IDX files. Received: --data-path="
+                f"{args.data_path}")
+        total = FASHION_MNIST_TRAIN_IMAGES
+        if args.train_images is not None and args.train_images > total:
+            raise ValueError(
+                f"--train-images must be at most {total} (Fashion-MNIST's "
+                f"training set). Received: --train-images={args.train_images}")
+        images = args.train_images or total
+        if images < 2:
+            raise ValueError(
+                "--train-images must be at least 2 (one to train on, one to "
+                f"validate). Received: --train-images={args.train_images}")
+        if args.validation_size is None:
+            args.validation_size = min(5000, max(1, images // 10))
+        elif args.validation_size >= images:
+            raise ValueError(
+                f"--validation-size must be smaller than the {images} "
+                "training images (--train-images) so that some are left to "
+                f"train on. Received: --validation-size={args.validation_size}")
+    args.lr_drops_list = _drops(args.lr_drops, args.epochs)
+    check_output_dir(args.output)
+    return args
 
 
 def run(args):
+    validate(args)
     import keras
 
     from keras_zfnet import training
     from keras_zfnet.applications import presets
 
     keras.utils.set_random_seed(args.seed)
-    verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    verbose = args.verbose
     train_ds, val_ds, test, input_shape, classes = _data(args)
     model = training.train(
         _build(args, input_shape, classes), train_ds, val_ds, args.output,
         args.epochs, learning_rate=args.learning_rate,
         lr_patience=args.lr_patience, backup_every=args.backup_every,
-        lr_drops=_drops(args.lr_drops),
+        lr_drops=args.lr_drops_list,
         verbose=verbose,
     )
     summary = dict(
@@ -143,6 +228,8 @@ def run(args):
         first_layer=args.first_layer if args.model == "mini_zfnet" else None,
         dataset=args.dataset,
         epochs=args.epochs,
+        train_images=args.train_images,
+        validation_size=args.validation_size,
         learning_rate=args.learning_rate,
         lr_drops=args.lr_drops,
         seed=args.seed,

@@ -2,6 +2,7 @@
 validation plateaus, dropout, FilterRMS, crops and flips; resumable, and
 distributed with the strategy the machine supports."""
 
+from keras_zfnet.training.data import default_validation_size
 from keras_zfnet.training.data import small_image_pipelines
 from keras_zfnet.training.strategy import strategy_from_environment
 from keras_zfnet.training.trainer import ResumableReduceLROnPlateau
@@ -14,6 +15,7 @@ from keras_zfnet.training.trainer import training_seconds
 __all__ = [
     "ResumableReduceLROnPlateau",
     "compile_for_paper",
+    "default_validation_size",
     "export_weights",
     "small_image_pipelines",
     "step_schedule",

@@ -4,8 +4,17 @@ import numpy as np
 import tensorflow as tf
 
 
+def default_validation_size(num_images):
+    """Images held out by default: a tenth, at most 5,000, at least 1.
+
+    The full Fashion-MNIST training set (60,000) holds out 5,000, as the
+    shipped presets did; 1,000 images hold out 100.
+    """
+    return min(5000, max(1, int(num_images) // 10))
+
+
 def small_image_pipelines(x_train, y_train, batch_size=128,
-                          validation_size=5000, pad=2, seed=0):
+                          validation_size=None, pad=2, seed=0):
     """Train / validation datasets for small images (e.g. Fashion-MNIST).
 
     The paper's augmentation at small scale: each training image is zero
@@ -18,7 +27,8 @@ def small_image_pipelines(x_train, y_train, batch_size=128,
         x_train: uint8 or float images `(N, H, W)` or `(N, H, W, C)`.
         y_train: integer labels `(N,)`.
         batch_size: batch size (paper: 128).
-        validation_size: images held out for validation.
+        validation_size: images held out for validation; `None` holds out
+            `default_validation_size(N)` (a tenth, at most 5,000).
         pad: padding of the random crops (0 disables cropping).
         seed: permutation, shuffling and augmentation seed.
 
@@ -34,7 +44,18 @@ def small_image_pipelines(x_train, y_train, batch_size=128,
             "Expected images (N, H, W[, C]) and N labels. Received: "
             f"x_train.shape={np.shape(x_train)}, y_train.shape={y.shape}"
         )
-    if not 0 < validation_size < len(x):
+    for name, value, low in (("batch_size", batch_size, 1), ("pad", pad, 0)):
+        if not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"`{name}` must be an integer >= {low}. "
+                             f"Received: {name}={value!r}")
+    if len(x) < 2:
+        raise ValueError(
+            "Expected at least 2 images (one to train on, one to validate). "
+            f"Received: x_train.shape={np.shape(x_train)}")
+    if validation_size is None:
+        validation_size = default_validation_size(len(x))
+    if (not isinstance(validation_size, (int, np.integer))
+            or not 0 < validation_size < len(x)):
         raise ValueError(
             f"`validation_size` must be in [1, {len(x) - 1}]. Received: "
             f"validation_size={validation_size}"

@@ -1,12 +1,15 @@
 """The paper's training recipe, resumable and distributed."""
 
 import json
+import math
+import numbers
 import os
 import time
 
 import keras
 
 from keras_zfnet.training.strategy import strategy_from_environment
+from keras_zfnet.utils.progress import ProgbarLogger
 
 
 class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
@@ -117,7 +120,8 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
 
     Args:
         build_model: callable returning an uncompiled `keras.Model`.
-        train_data: a `tf.data.Dataset` of `(images, labels)` batches.
+        train_data: a `tf.data.Dataset` of `(images, labels)` batches,
+            already shuffled (`small_image_pipelines` does it).
         validation_data: a dataset of the same form.
         output_dir: folder for `backup/`, `log.csv` and
             `model.weights.h5`.
@@ -139,6 +143,12 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
 
     >>> model = train(lambda: MiniZFNet(), train_ds, val_ds, "runs/mini", 12)
     """
+    _check_train_arguments(
+        epochs=epochs, learning_rate=learning_rate, momentum=momentum,
+        lr_factor=lr_factor, lr_patience=lr_patience,
+        min_learning_rate=min_learning_rate, lr_drops=lr_drops,
+        backup_every=backup_every, verbose=verbose,
+    )
     os.makedirs(output_dir, exist_ok=True)
     strategy = strategy or strategy_from_environment()
     with strategy.scope():
@@ -166,12 +176,63 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
         train_data,
         validation_data=validation_data,
         epochs=epochs,
-        callbacks=[EpochTimer(), backup, schedule, log, *callbacks],
+        # The datasets shuffle themselves (`small_image_pipelines`,
+        # `image_folder`); Keras ignores `shuffle` for datasets and warns.
+        shuffle=False,
+        callbacks=[EpochTimer(), backup, schedule, log, *callbacks,
+                   *_progress_logger(callbacks)],
         verbose=verbose,
     )
     export_weights(build_model, model,
                    os.path.join(output_dir, "model.weights.h5"))
     return model
+
+
+def _progress_logger(callbacks):
+    """A plain-text-outside-a-terminal progress logger, unless one is given."""
+    if any(isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks):
+        return []
+    return [ProgbarLogger()]
+
+
+def _check_train_arguments(epochs, learning_rate, momentum, lr_factor,
+                           lr_patience, min_learning_rate, lr_drops,
+                           backup_every, verbose):
+    """Rejects bad `train` arguments before anything is built or written."""
+
+    def number(name, value, low, high=None, integer=False, low_open=False):
+        ok = isinstance(value, numbers.Integral if integer else numbers.Real)
+        ok = ok and not isinstance(value, bool) and math.isfinite(value)
+        if ok:
+            ok = value > low if low_open else value >= low
+        if ok and high is not None:
+            ok = value < high
+        if not ok:
+            kind = "an integer" if integer else "a number"
+            bound = f"> {low}" if low_open else f">= {low}"
+            if high is not None:
+                bound += f" and < {high}"
+            raise ValueError(f"`{name}` must be {kind} {bound}. "
+                             f"Received: {name}={value!r}")
+
+    number("epochs", epochs, 1, integer=True)
+    number("learning_rate", learning_rate, 0, low_open=True)
+    number("momentum", momentum, 0, 1)
+    number("lr_factor", lr_factor, 0, 1, low_open=True)
+    number("lr_patience", lr_patience, 0, integer=True)
+    number("min_learning_rate", min_learning_rate, 0)
+    number("backup_every", backup_every, 1, integer=True)
+    if lr_drops is not None:
+        drops = list(lr_drops)
+        if not drops or not all(
+                isinstance(d, numbers.Integral) and 0 <= d < epochs
+                for d in drops):
+            raise ValueError(
+                f"`lr_drops` must be epochs (0-based integers) in [0, "
+                f"{epochs - 1}]. Received: lr_drops={lr_drops!r}")
+    if verbose not in ("auto", 0, 1, 2):
+        raise ValueError("`verbose` must be 'auto', 0, 1 or 2. "
+                         f"Received: verbose={verbose!r}")
 
 
 def export_weights(build_model, model, path):

@@ -132,3 +132,43 @@ def test_step_schedule_divides_at_the_given_epochs():
     schedule = training.step_schedule(0.03, [2, 4])
     rates = [schedule.schedule(epoch, None) for epoch in range(6)]
     np.testing.assert_allclose(rates, [0.03, 0.03, 0.003, 0.003, 3e-4, 3e-4])
+
+
+@pytest.mark.parametrize("name, value", [
+    ("epochs", 0), ("epochs", -1), ("epochs", 2.5), ("learning_rate", 0.0),
+    ("learning_rate", float("nan")), ("momentum", 1.0), ("lr_factor", 1.5),
+    ("lr_patience", -1), ("backup_every", 0), ("lr_drops", [-1]),
+    ("lr_drops", [4]), ("verbose", 3),
+])
+def test_train_rejects_bad_arguments_before_any_work(tmp_path, name, value):
+    train_ds, val_ds = _data()
+    built = []
+    kwargs = dict(epochs=4, learning_rate=0.05, verbose=0)
+    kwargs[name] = value
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=rf"`{name}`.*Received: {name}="):
+        training.train(lambda: built.append(1) or _tiny_model(), train_ds,
+                       val_ds, str(out), **kwargs)
+    assert not built and not out.exists()
+
+
+def test_fit_gets_no_ignored_shuffle_warning(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _train(tmp_path / "run", epochs=1)
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "shuffle" in m], messages
+
+
+def test_default_validation_size_is_a_tenth_capped_at_5000():
+    assert [training.default_validation_size(n)
+            for n in (2, 9, 1000, 60000, 100000)] == [1, 1, 100, 5000, 5000]
+    x = np.zeros((30, 4, 4), np.uint8)
+    y = np.arange(30) % 3
+    _, val = training.small_image_pipelines(x, y, batch_size=7)
+    assert sum(b[0].shape[0] for b in val) == 3
+    for name, value in (("batch_size", 0), ("pad", -1)):
+        with pytest.raises(ValueError, match=rf"`{name}`.*{name}={value}"):
+            training.small_image_pipelines(x, y, **{name: value})
