@@ -8,7 +8,7 @@ import pathlib
 import keras_zfnet
 
 ORDER = [
-    {"utils", "version"},
+    {"utils", "version", "ops"},
     {"layers", "constraints"},
     {"applications"},
     {"datasets"},

@@ -22,6 +22,7 @@ from keras import ops
 
 from keras_zfnet.deconv import graph
 from keras_zfnet.deconv import windowed
+from keras_zfnet.ops import window_positions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,8 +70,6 @@ def make_plan(model, image_shape, patch, max_fraction=0.5):
     return Plan(layers, stages, len(windows) - 1, windows, tuple(patch))
 
 
-_positions = windowed.window_positions
-_gather_window = windowed.gather_windows
 
 
 def _write_patch(window, row_starts, col_starts, patch, patch_rows,
@@ -79,10 +78,10 @@ def _write_patch(window, row_starts, col_starts, patch, patch_rows,
     (at absolute offsets `row_starts/cols`), inside the frame only."""
     rows, cols = window.shape[1], window.shape[2]
     d_rows, d_cols = patch.shape[1], patch.shape[2]
-    src_r = _positions(row_starts - patch_rows, rows)
-    src_c = _positions(col_starts - patch_cols, cols)
-    abs_r = _positions(row_starts, rows)
-    abs_c = _positions(col_starts, cols)
+    src_r = window_positions(row_starts - patch_rows, rows)
+    src_c = window_positions(col_starts - patch_cols, cols)
+    abs_r = window_positions(row_starts, rows)
+    abs_c = window_positions(col_starts, cols)
     valid_r = (src_r >= 0) & (src_r < d_rows) & (abs_r >= 0) & (
         abs_r < frame[0])
     valid_c = (src_c >= 0) & (src_c < d_cols) & (abs_c >= 0) & (
@@ -111,8 +110,8 @@ def _stage_on_window(stage, clean_input, item_images, patch, starts):
             # Window positions outside the input frame land on the padding
             # border: they hold zeros, not what the window carried there.
             height, width = stage.input_shape[:2]
-            r = _positions(row_in, patch.shape[1])
-            c = _positions(col_in, patch.shape[2])
+            r = window_positions(row_in, patch.shape[1])
+            c = window_positions(col_in, patch.shape[2])
             inside = (((r >= 0) & (r < height))[:, :, None]
                       & ((c >= 0) & (c < width))[:, None, :])
             patch = tf.where(inside[..., None], patch, 0.0)
@@ -125,7 +124,7 @@ def _stage_on_window(stage, clean_input, item_images, patch, starts):
     row_win, col_win = row_out * sr - pr, col_out * sc - pc
     rows, cols = (d_rows - 1) * sr + kr, (d_cols - 1) * sc + kc
     pad_value = clean_input.dtype.min if stage.kind == "pool" else 0.0
-    window = _gather_window(clean_input, item_images, row_win, col_win, rows,
+    window = windowed.gather_windows(clean_input, item_images, row_win, col_win, rows,
                             cols, pad_value)
     window = _write_patch(window, row_win, col_win, patch, row_in, col_in,
                           stage.input_shape[:2])
@@ -195,12 +194,12 @@ def _window_totals(clean_output, item_images, patch, starts):
     change inside the (in-frame part of the) window."""
     rows, cols = patch.shape[1], patch.shape[2]
     height, width = clean_output.shape[1], clean_output.shape[2]
-    clean_window = _gather_window(clean_output, item_images, starts[0],
+    clean_window = windowed.gather_windows(clean_output, item_images, starts[0],
                                   starts[1], rows, cols, 0.0)
-    inside = (((_positions(starts[0], rows) >= 0)
-               & (_positions(starts[0], rows) < height))[:, :, None]
-              & ((_positions(starts[1], cols) >= 0)
-                 & (_positions(starts[1], cols) < width))[:, None, :])
+    inside = (((window_positions(starts[0], rows) >= 0)
+               & (window_positions(starts[0], rows) < height))[:, :, None]
+              & ((window_positions(starts[1], cols) >= 0)
+                 & (window_positions(starts[1], cols) < width))[:, None, :])
     change = tf.where(inside[..., None], patch - clean_window, 0.0)
     clean_totals = tf.gather(tf.reduce_sum(clean_output, axis=(1, 2)),
                              item_images)

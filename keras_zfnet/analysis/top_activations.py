@@ -1,46 +1,47 @@
 """Top-k activations per feature map over a dataset of any size (Fig. 2)."""
 
-import os
-import weakref
+import json
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_zfnet.analysis import checkpoints
 from keras_zfnet.analysis import data_stream
 from keras_zfnet.analysis.top_result import TopActivations
-from keras_zfnet.deconv.graph import model_input_shape
+from keras_zfnet.deconv.model_graph import model_graph
+from keras_zfnet.deconv.receptive_field import receptive_field
+from keras_zfnet.ops import first_argmax_2d
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
 
 
-def feature_extractor(model, layer_names):
-    """A `keras.Model` from the model's input to the named layers' outputs.
-
-    Built from the model's own symbolic tensors: the model is not modified.
-    """
-    outputs = [model.get_layer(name).output for name in layer_names]
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
-
-
-def _resolve_layers(model, layer):
-    names = [lay.name for lay in model.layers
-             if not isinstance(lay, keras.layers.InputLayer)]
-    several = isinstance(layer, (list, tuple))
-    requested = list(layer) if several else [layer]
-    if not requested:
-        raise ValueError("`layer` is an empty list; name at least one layer.")
-    resolved = [validation.resolve_layer_name(lay, names) for lay in requested]
-    return resolved, several
-
-
-def _resolve_channels(channels, name, num_channels):
+def _resolve_channel_lists(model_view, channels, names):
+    """One int32 channel array per layer; a dict must name known layers."""
     if isinstance(channels, dict):
-        channels = channels.get(name)
-    if channels is None:
-        return np.arange(num_channels, dtype="int32")
-    array, _ = validation.as_channels(channels, num_channels, name)
-    return array
+        by_name = {}
+        for key, value in channels.items():
+            try:
+                resolved = model_view.resolve(key, what="channels key")
+            except ValueError:
+                resolved = None
+            if resolved not in names:
+                raise ValueError(
+                    f"`channels` has a key {key!r} that is not one of the "
+                    f"scanned layers {names}. Received: channels keys "
+                    f"{list(channels)}"
+                )
+            by_name[resolved] = value
+        picked = [by_name.get(name) for name in names]
+    else:
+        picked = [channels] * len(names)
+    lists = []
+    for name, chosen in zip(names, picked):
+        num_channels = model_view.output_shape(name)[-1]
+        if chosen is None:
+            lists.append(np.arange(num_channels, dtype="int32"))
+        else:
+            lists.append(validation.as_channels(chosen, num_channels, name)[0])
+    return lists
 
 
 def _step_function(extractor, channel_lists, k, image_shape,
@@ -79,21 +80,17 @@ def _step_function(extractor, channel_lists, k, image_shape,
     return step
 
 
-# Compiled steps, per model, reused by later scans (as `model.predict`
-# reuses its compiled function): shards, resumed scans and repeated calls
-# neither retrace nor recompile.
-_STEPS = weakref.WeakKeyDictionary()
-
-
-def _cached_step(model, names, channel_lists, k, image_shape, jit_compile):
-    key = (tuple(names), tuple(c.tobytes() for c in channel_lists), k,
-           tuple(image_shape), jit_compile)
-    per_model = _STEPS.setdefault(model, {})
-    if key not in per_model:
-        extractor = feature_extractor(model, names)
-        per_model[key] = _step_function(extractor, channel_lists, k,
-                                        image_shape, jit_compile)
-    return per_model[key]
+def _cached_step(model_view, names, channel_lists, k, image_shape,
+                 jit_compile):
+    """The compiled step, kept in the model's `ModelGraph` (as
+    `model.predict` keeps its compiled function): shards, resumed scans and
+    repeated calls neither retrace nor recompile."""
+    key = ("top_activations_step", tuple(names),
+           tuple(c.tobytes() for c in channel_lists), k, tuple(image_shape),
+           jit_compile)
+    return model_view.cached(key, lambda: _step_function(
+        model_view.feature_model(names), channel_lists, k, image_shape,
+        jit_compile))
 
 
 def _merge_batch(out, offset, valid, state, k):
@@ -133,10 +130,7 @@ def _first_argmax(out, item, peaks):
     by_channel = tf.transpose(tf.reshape(out, (tf.shape(out)[0], size, -1)),
                               (2, 0, 1))  # (C, B, hw)
     maps = tf.gather(by_channel, item, batch_dims=1)  # (C, k, hw)
-    pixel = tf.range(size)
-    candidates = tf.where(maps == peaks[..., None], pixel[None, None, :], size)
-    first = tf.reduce_min(candidates, axis=-1)
-    return tf.stack([first // width, first % width], axis=-1)
+    return first_argmax_2d(maps, width, peaks)
 
 
 def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
@@ -202,32 +196,67 @@ def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
             f"`batch_size` must be an integer >= 1. Received: "
             f"batch_size={batch_size}"
         )
-    names, several = _resolve_layers(model, layer)
-    channel_lists = [
-        _resolve_channels(channels, name, model.get_layer(name).output.shape[-1])
-        for name in names
-    ]
-    image_shape = model_input_shape(model)
-    states, scanned = _initial_states(channel_lists, k, checkpoint, names,
-                                      index_offset)
+    if int(index_offset) != index_offset or index_offset < 0:
+        raise ValueError(
+            "`index_offset` must be an integer >= 0 (it is added to dataset "
+            "positions; -1 marks empty slots). Received: "
+            f"index_offset={index_offset!r}"
+        )
+    index_offset = int(index_offset)
     if jit_compile not in ("auto", True, False):
         raise ValueError(
             "`jit_compile` must be 'auto', True or False. "
             f"Received: jit_compile={jit_compile!r}"
         )
+    model_view = model_graph(model)
+    names, several = model_view.resolve_many(layer)
+    channel_lists = _resolve_channel_lists(model_view, channels, names)
+    image_shape = model_view.input_shape
+    identity = None
+    scanned = 0
+    if checkpoint:
+        first = next(iter(data_stream.iterate_batches(data, batch_size,
+                                                      image_shape)), None)
+        if first is None:
+            raise ValueError("`data` is empty: expected at least one image.")
+        identity = {
+            "weights": checkpoints.weights_fingerprint(model),
+            "input_shape": [int(d) for d in first.shape[1:]],
+            "layers": list(names),
+            "channels": [c.tolist() for c in channel_lists],
+            "k": k,
+            "index_offset": index_offset,
+            "batch_size": int(batch_size),
+            "first_batch": checkpoints.batch_fingerprint(first),
+        }
+    states = _initial_states(channel_lists, k)
+    if checkpoint and checkpoints.exists(checkpoint):
+        states, scanned = _resume(checkpoint, identity, len(names))
     use_xla = jit_compile is not False
-    step = _cached_step(model, names, channel_lists, k, image_shape, use_xla)
     total = data_stream.num_batches(data, batch_size)
     bar = progress.bar(total, verbose, unit_name="batch")
     if scanned:
         bar.update(-(-scanned // batch_size))
     batches = 0
     width = None
+    step = None
+    seen_shape = None
     for batch in data_stream.iterate_batches(data, batch_size, image_shape,
                                              skip_images=scanned):
         count = int(batch.shape[0])
         width = width or count
         batch = tf.cast(batch, tf.float32)
+        if seen_shape is None:
+            seen_shape = tuple(int(d) for d in batch.shape[1:])
+            step = _cached_step(model_view, names, channel_lists, k,
+                                image_shape, use_xla)
+        elif tuple(batch.shape[1:]) != seen_shape:
+            raise ValueError(
+                "All images of one scan must have the same size (positions "
+                f"and receptive fields depend on it). Received: a batch of "
+                f"shape {tuple(batch.shape)} after images of shape "
+                f"{seen_shape}"
+            )
         if count < width:  # pad the last batch: one compiled shape
             batch = tf.pad(batch, [[0, width - count]] + [[0, 0]] * (
                 len(image_shape)))
@@ -240,83 +269,79 @@ def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
             if jit_compile != "auto" or batches:
                 raise
             # Some layer has no XLA kernel: scan without XLA.
-            step = _cached_step(model, names, channel_lists, k, image_shape,
-                                False)
+            step = _cached_step(model_view, names, channel_lists, k,
+                                image_shape, False)
             states = step(*arguments)
         scanned += count
         batches += 1
         bar.add(1)
         if checkpoint and batches % checkpoint_every == 0:
-            _save_checkpoint(checkpoint, names, channel_lists, states,
-                             scanned, index_offset)
+            _save_checkpoint(checkpoint, identity, states, scanned)
     if scanned == 0:
         raise ValueError("`data` is empty: expected at least one image.")
+    if seen_shape is None:  # everything came from the checkpoint
+        seen_shape = tuple(identity["input_shape"])
     if checkpoint:
-        _save_checkpoint(checkpoint, names, channel_lists, states, scanned,
-                         index_offset)
+        _save_checkpoint(checkpoint, identity, states, scanned)
     results = {
-        name: _result(model, name, chans, state, scanned, image_shape)
+        name: _result(model, name, chans, state, scanned, seen_shape,
+                      index_offset)
         for name, chans, state in zip(names, channel_lists, states)
     }
     return results if several else results[names[0]]
 
 
-def _initial_states(channel_lists, k, checkpoint, names, index_offset):
-    if checkpoint and os.path.exists(checkpoint):
-        with np.load(checkpoint) as saved:
-            stored = [str(n) for n in saved["layers"]]
-            if stored != names or int(saved["index_offset"]) != index_offset:
-                raise ValueError(
-                    f"Checkpoint {checkpoint} belongs to a scan of layers "
-                    f"{stored} (index_offset={int(saved['index_offset'])}). "
-                    f"Received: layers {names}, index_offset={index_offset}"
-                )
-            states = []
-            for i, chans in enumerate(channel_lists):
-                if not np.array_equal(saved[f"channels_{i}"], chans) or (
-                        saved[f"values_{i}"].shape[1] != k):
-                    raise ValueError(
-                        f"Checkpoint {checkpoint} was written for other "
-                        f"channels or another k. Received: k={k}"
-                    )
-                states.append((tf.constant(saved[f"values_{i}"]),
-                               tf.constant(saved[f"indices_{i}"]),
-                               tf.constant(saved[f"positions_{i}"])))
-            return states, int(saved["scanned"])
-    states = [
+def _initial_states(channel_lists, k):
+    return [
         (tf.fill((len(c), k), tf.constant(-np.inf, tf.float32)),
          tf.fill((len(c), k), tf.constant(-1, tf.int64)),
          tf.fill((len(c), k, 2), tf.constant(-1, tf.int32)))
         for c in channel_lists
     ]
-    return states, 0
 
 
-def _save_checkpoint(path, names, channel_lists, states, scanned,
-                     index_offset):
-    arrays = dict(layers=np.array(names), scanned=scanned,
-                  index_offset=index_offset)
-    for i, (chans, (values, indices, positions)) in enumerate(
-            zip(channel_lists, states)):
-        arrays[f"channels_{i}"] = chans
+def _resume(path, identity, num_layers):
+    saved = checkpoints.load_npz(
+        path, "top_activations checkpoint", required=("format", "scanned"))
+    if str(saved["format"]) != checkpoints.CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} is not a top_activations checkpoint (format "
+            f"{str(saved['format'])!r}). Received: checkpoint={path!r}"
+        )
+    problems = checkpoints.identity_mismatches(saved, identity)
+    if problems:
+        raise ValueError(
+            f"Checkpoint {path} belongs to another scan; refusing to resume "
+            f"it. Differences: {'; '.join(problems)}. Delete the file or "
+            f"pass another `checkpoint`. Received: checkpoint={path!r}"
+        )
+    states = [
+        (tf.constant(saved[f"values_{i}"]), tf.constant(saved[f"indices_{i}"]),
+         tf.constant(saved[f"positions_{i}"]))
+        for i in range(num_layers)
+    ]
+    return states, int(saved["scanned"])
+
+
+def _save_checkpoint(path, identity, states, scanned):
+    arrays = dict(format=checkpoints.CHECKPOINT_FORMAT, scanned=scanned)
+    arrays["identity"] = json.dumps(identity)
+    for i, (values, indices, positions) in enumerate(states):
         arrays[f"values_{i}"] = values.numpy()
         arrays[f"indices_{i}"] = indices.numpy()
         arrays[f"positions_{i}"] = positions.numpy()
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    checkpoints.save_npz(path, arrays)
 
 
-def _receptive_field(model, name):
-    from keras_zfnet.deconv import receptive_field
-
+def _receptive_field(model, name, image_shape):
     try:
-        return receptive_field(model, name)
+        return receptive_field(model, name, input_shape=image_shape)
     except ValueError:
         return None
 
 
-def _result(model, name, channels, state, scanned, image_shape):
+def _result(model, name, channels, state, scanned, image_shape,
+            index_offset):
     values, indices, positions = (s.numpy() for s in state)
     return TopActivations(
         layer=name,
@@ -326,6 +351,8 @@ def _result(model, name, channels, state, scanned, image_shape):
         positions=positions.astype("int32"),
         scanned=scanned,
         image_shape=tuple(image_shape),
-        receptive_field=_receptive_field(model, name),
+        receptive_field=_receptive_field(model, name, image_shape),
         model=model,
+        ranges=np.asarray([[index_offset, index_offset + scanned]],
+                          dtype="int64"),
     )

@@ -1,12 +1,17 @@
 """`TopActivations`: the result of a top-k scan, mergeable and storable."""
 
 import dataclasses
-import weakref
 
 import numpy as np
 
+from keras_zfnet.analysis import checkpoints
 from keras_zfnet.analysis import data_stream
+from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.deconv.receptive_field import ReceptiveField
+
+RESULT_FORMAT = "keras_zfnet.TopActivations/1"
+_RESULT_KEYS = ("layer", "channels", "values", "indices", "positions",
+                "scanned", "image_shape", "receptive_field")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -26,6 +31,9 @@ class TopActivations:
         receptive_field: the layer's `ReceptiveField`, or `None` when the
             model is not a chain the deconvnet supports.
         model: the scanned model (not stored by `to_npz`).
+        ranges: `(R, 2)` half-open ranges `[start, stop)` of the dataset
+            indices scanned (one per contiguous scan; merged results list
+            all). `merge` refuses results whose ranges overlap.
     """
 
     layer: str
@@ -37,6 +45,13 @@ class TopActivations:
     image_shape: tuple
     receptive_field: ReceptiveField = None
     model: object = dataclasses.field(default=None, repr=False)
+    ranges: np.ndarray = None
+
+    def __repr__(self):
+        alive = int((self.indices >= 0).any(axis=1).sum())
+        return (f"<TopActivations layer='{self.layer}' channels="
+                f"{len(self.channels)} k={self.k} scanned={self.scanned} "
+                f"({alive} channels with entries)>")
 
     @property
     def k(self):
@@ -46,7 +61,11 @@ class TopActivations:
         """Combines results of disjoint shards into the single-scan result.
 
         Entries are ranked by value (descending), ties by the lower dataset
-        index, exactly as one scan over the union ranks them.
+        index, exactly as one scan over the union ranks them. Shards must be
+        disjoint: results whose scanned index ranges overlap (the same
+        images scanned twice, e.g. a shard merged twice or shards started
+        without their `index_offset`) are refused, since their entries would
+        be counted twice.
 
         Args:
             other: a `TopActivations` of the same layer, channels and k.
@@ -66,6 +85,18 @@ class TopActivations:
                 f"{len(other.channels)} channels) into {self.layer!r} "
                 f"(k={self.k}, {len(self.channels)} channels)"
             )
+        overlap = _overlap(self.ranges, other.ranges)
+        shared = np.intersect1d(self.indices[self.indices >= 0],
+                                other.indices[other.indices >= 0])
+        if overlap is not None or shared.size:
+            where = (f"index ranges {overlap[0]} and {overlap[1]}"
+                     if overlap is not None
+                     else f"dataset indices {shared[:5].tolist()}")
+            raise ValueError(
+                "Results of overlapping shards cannot merge: both scanned "
+                f"{where}. Scan disjoint shards (pass each contiguous shard "
+                "its `index_offset`). Received: overlapping shards"
+            )
         values = np.concatenate([self.values, other.values], axis=1)
         indices = np.concatenate([self.indices, other.indices], axis=1)
         positions = np.concatenate([self.positions, other.positions], axis=1)
@@ -80,6 +111,7 @@ class TopActivations:
             positions=np.take_along_axis(positions, keep[..., None], 1),
             scanned=self.scanned + other.scanned,
             model=self.model if self.model is not None else other.model,
+            ranges=_concat_ranges(self.ranges, other.ranges),
         )
 
     def to_npz(self, path):
@@ -87,6 +119,9 @@ class TopActivations:
         rf = self.receptive_field
         np.savez(
             path,
+            format=RESULT_FORMAT,
+            ranges=(np.zeros((0, 2), "int64") if self.ranges is None
+                    else np.asarray(self.ranges, "int64")),
             layer=self.layer,
             channels=self.channels,
             values=self.values,
@@ -102,20 +137,30 @@ class TopActivations:
     def from_npz(cls, path, model=None):
         """Loads a result saved by `to_npz` (attach `model` for
         projections)."""
-        with np.load(path) as data:
-            rf = data["receptive_field"]
-            return cls(
-                layer=str(data["layer"]),
-                channels=data["channels"],
-                values=data["values"],
-                indices=data["indices"],
-                positions=data["positions"],
-                scanned=int(data["scanned"]),
-                image_shape=tuple(int(d) for d in data["image_shape"]),
-                receptive_field=(ReceptiveField(*(tuple(r) for r in rf))
-                                 if rf.size else None),
-                model=model,
+        data = checkpoints.load_npz(path, "TopActivations result",
+                                    required=_RESULT_KEYS)
+        if "format" in data and str(data["format"]) != RESULT_FORMAT:
+            raise ValueError(
+                f"{path} is not a TopActivations result (format "
+                f"{str(data['format'])!r}; a scan checkpoint is read by "
+                f"top_activations(..., checkpoint=path)). Received: "
+                f"path={path!r}"
             )
+        rf = data["receptive_field"]
+        ranges = data.get("ranges")
+        return cls(
+            layer=str(data["layer"]),
+            channels=data["channels"],
+            values=data["values"],
+            indices=data["indices"],
+            positions=data["positions"],
+            scanned=int(data["scanned"]),
+            image_shape=tuple(int(d) for d in data["image_shape"]),
+            receptive_field=(ReceptiveField(*(tuple(r) for r in rf))
+                             if rf.size else None),
+            model=model,
+            ranges=ranges if ranges is not None and ranges.size else None,
+        )
 
     def _require_rf(self):
         if self.receptive_field is None:
@@ -254,16 +299,28 @@ class TopActivations:
         )
 
 
-_DECONVNETS = weakref.WeakKeyDictionary()
-
-
 def _deconvnet(model):
-    """One `Deconvnet` per model, so its compiled functions are reused."""
-    from keras_zfnet.deconv import Deconvnet
+    """The model's shared `Deconvnet`, so its compiled functions are
+    reused."""
+    return model_graph(model).deconvnet()
 
-    if model not in _DECONVNETS:
-        _DECONVNETS[model] = Deconvnet(model)
-    return _DECONVNETS[model]
+
+def _overlap(first, second):
+    """A pair of overlapping `[start, stop)` ranges, or None."""
+    if first is None or second is None:
+        return None
+    for a in np.asarray(first).reshape(-1, 2):
+        for b in np.asarray(second).reshape(-1, 2):
+            if max(a[0], b[0]) < min(a[1], b[1]):
+                return a.tolist(), b.tolist()
+    return None
+
+
+def _concat_ranges(first, second):
+    if first is None or second is None:
+        return None
+    return np.concatenate([np.asarray(first).reshape(-1, 2),
+                           np.asarray(second).reshape(-1, 2)])
 
 
 def crop_boxes(images, boxes, fill=0.0):

@@ -6,6 +6,8 @@ import tensorflow as tf
 from keras_zfnet.deconv import forward
 from keras_zfnet.deconv import graph
 from keras_zfnet.deconv import mirror
+from keras_zfnet.deconv.model_graph import model_graph
+from keras_zfnet.ops import first_argmax_positions
 from keras_zfnet.deconv import windowed
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
@@ -88,17 +90,18 @@ class Deconvnet:
         self.model = model
         self.windowed = windowed
         self.jit_compile = jit_compile
-        self._layers = graph.chain_layers(model)
-        self._input_shape = graph.model_input_shape(model)
+        self._graph = model_graph(model)
+        self._layers = self._graph.chain()
+        self._input_shape = self._graph.input_shape
         probe = tuple(_PROBE_SIZE if d is None else d for d in self._input_shape)
-        stages, self._blocker = graph.parse_chain(self._layers, probe)
+        stages, self._blocker = self._graph.stages(probe)
         if not stages:
             layer, reason = self._blocker
             raise graph.UnsupportedLayerError(
                 graph.unsupported_message(layer, reason)
             )
         self._layer_names = tuple(stage.name for stage in stages)
-        self._stage_cache = {}
+        self._stage_layers = tuple(stage.layer for stage in stages)
         self._mirror_cache = {}
         self._function_cache = {}
 
@@ -256,18 +259,25 @@ class Deconvnet:
     # Internals -----------------------------------------------------------
 
     def _resolve(self, layer):
-        name = layer if isinstance(layer, str) else getattr(layer, "name", None)
-        blocker = self._blocker
-        if blocker is not None and name is not None:
-            all_names = [lay.name for lay in self._layers]
-            if name in all_names and name not in self._layer_names:
-                blocking, reason = blocker
-                raise graph.UnsupportedLayerError(
-                    f"Layer '{name}' cannot be projected because it lies at "
-                    "or above an unsupported layer. "
-                    + graph.unsupported_message(blocking, reason)
-                )
-        return validation.resolve_layer_name(layer, self._layer_names)
+        """The stage name of `layer` (a name, a nested path or a layer),
+        with the model-wide resolution every entry point shares."""
+        target = self._graph.get_layer(layer)
+        for name, stage_layer in zip(self._layer_names, self._stage_layers):
+            if stage_layer is target:
+                return name
+        if self._blocker is not None and any(
+                lay is target for lay in self._layers):
+            blocking, reason = self._blocker
+            raise graph.UnsupportedLayerError(
+                f"Layer '{target.name}' cannot be projected because it lies "
+                "at or above an unsupported layer. "
+                + graph.unsupported_message(blocking, reason)
+            )
+        raise ValueError(
+            f"Layer '{target.name}' cannot be projected (it is a nested "
+            f"model or not on the mirrored chain). Projectable layers: "
+            f"{list(self._layer_names)}. Received: layer={layer!r}"
+        )
 
     def _concrete_shape(self, input_shape):
         shape = tuple(input_shape or self._input_shape)
@@ -279,10 +289,7 @@ class Deconvnet:
         return shape
 
     def _stages(self, shape):
-        if shape not in self._stage_cache:
-            stages, _ = graph.parse_chain(self._layers, shape)
-            self._stage_cache[shape] = stages
-        return self._stage_cache[shape]
+        return self._graph.stages(shape)[0]
 
     def _use_windows(self, stages, index):
         window_plan = windowed.plan(stages, index)
@@ -409,19 +416,6 @@ def _channel_maps(activations, channels):
     maps = tf.transpose(maps, (0, 3, 1, 2))
     shape = tf.shape(maps)
     return tf.reshape(maps, (-1, shape[2], shape[3]))
-
-
-def first_argmax_positions(maps):
-    """`(batch, 2)` int32 (row, col) of each map's first maximum
-    (row-major)."""
-    shape = tf.shape(maps)
-    width = shape[2]
-    flat = tf.reshape(maps, (shape[0], -1))
-    peak = tf.reduce_max(flat, axis=1, keepdims=True)
-    size = tf.shape(flat)[1]
-    candidates = tf.where(flat == peak, tf.range(size)[None, :], size)
-    first = tf.reduce_min(candidates, axis=1)
-    return tf.stack([first // width, first % width], axis=1)
 
 
 def _values_at(activations, item_images, item_channels, positions):

@@ -12,7 +12,7 @@ import dataclasses
 import keras
 
 from keras_zfnet.layers import LocalResponseNormalization
-from keras_zfnet.utils import conv_utils
+from keras_zfnet.ops import window_geometry
 
 SUPPORTED_LAYERS = (
     "InputLayer",
@@ -287,13 +287,13 @@ def _rank_reason(shape, rank):
 def _make_stage(layer, shape):
     out = tuple(layer.compute_output_shape((1, *shape))[1:])
     if isinstance(layer, keras.layers.Conv2D):
-        geometry = _window_geometry(
+        geometry = window_geometry(
             shape, layer.kernel_size, layer.strides, layer.padding
         )
         return Stage(layer, "conv", _is_relu_activation(layer.activation),
                      shape, out, geometry)
     if isinstance(layer, keras.layers.MaxPooling2D):
-        geometry = _window_geometry(
+        geometry = window_geometry(
             shape, layer.pool_size, layer.strides, layer.padding
         )
         return Stage(layer, "pool", False, shape, out, geometry)
@@ -318,14 +318,3 @@ def _make_stage(layer, shape):
     )
     geometry = ((1, 1, 0), (1, 1, 0)) if len(shape) == 3 else None
     return Stage(layer, "pointwise", relu, shape, out, geometry)
-
-
-def _window_geometry(shape, window, strides, padding):
-    padding = padding.lower()
-    geometry = []
-    for axis in range(2):
-        pad = conv_utils.leading_pad(
-            shape[axis], window[axis], strides[axis], padding
-        )
-        geometry.append((int(window[axis]), int(strides[axis]), int(pad)))
-    return tuple(geometry)

@@ -21,6 +21,8 @@ import weakref
 
 import keras
 
+from keras_zfnet.deconv import graph as chain_graph
+
 _GRAPHS = weakref.WeakKeyDictionary()
 
 
@@ -149,6 +151,58 @@ class ModelGraph:
             if counts[entry.path[-1]] == 1:
                 self._by_name[entry.path[-1]] = entry
         self._feature_models = {}
+        self._chain = None
+        self._stages = {}
+        self._cache = {}
+
+    # Shared per-model state ------------------------------------------------
+
+    def cached(self, key, factory):
+        """A per-model object (compiled functions, a `Deconvnet`...), built
+        once by `factory()` and kept as long as the model lives."""
+        if key not in self._cache:
+            self._cache[key] = factory()
+        return self._cache[key]
+
+    def deconvnet(self):
+        """The model's shared `Deconvnet` (compiled functions reused)."""
+        from keras_zfnet.deconv.deconvnet import Deconvnet
+
+        return self.cached("deconvnet", lambda: Deconvnet(self.model))
+
+    def concrete_input_shape(self, images_shape=None, what="images"):
+        """The per-image input shape, free sizes taken from `images_shape`
+        (the shape of the images given, with or without the batch axis)."""
+        shape = self.input_shape
+        if images_shape is not None:
+            given = tuple(images_shape)[-len(shape):]
+            if len(tuple(images_shape)) >= len(shape):
+                shape = tuple(g if d is None else d
+                              for d, g in zip(shape, given))
+        if any(d is None for d in shape):
+            raise ValueError(
+                f"Model '{self.model.name}' has no fixed input size "
+                f"{self.input_shape}; the images give it. Pass images or "
+                f"input_shape=(H, W, C). Received: {what} shape "
+                f"{images_shape}"
+            )
+        return tuple(int(d) for d in shape)
+
+    def chain(self):
+        """The model's layers as a chain, nested models expanded (raises
+        `ValueError` for branching graphs)."""
+        if self._chain is None:
+            self._chain = chain_graph.chain_layers(self.model)
+        return self._chain
+
+    def stages(self, input_shape):
+        """`(stages, blocker)`: the chain parsed for a concrete per-image
+        input shape (see `deconv.graph.parse_chain`), cached."""
+        input_shape = tuple(input_shape)
+        if input_shape not in self._stages:
+            self._stages[input_shape] = chain_graph.parse_chain(
+                self.chain(), input_shape)
+        return self._stages[input_shape]
 
     # Layers --------------------------------------------------------------
 

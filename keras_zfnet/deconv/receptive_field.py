@@ -2,8 +2,7 @@
 
 import collections
 
-from keras_zfnet.deconv import graph
-from keras_zfnet.utils import validation
+from keras_zfnet.deconv.model_graph import model_graph
 
 
 class ReceptiveField(
@@ -62,17 +61,20 @@ def receptive_field(model, layer, input_shape=None):
     >>> rf.box(0, 0)
     ((-1, 6), (-1, 6))
     """
-    layers = graph.chain_layers(model)
-    shape = tuple(input_shape or graph.model_input_shape(model))
-    if any(d is None for d in shape):
+    model_view = model_graph(model)
+    shape = model_view.concrete_input_shape(input_shape, what="input_shape")
+    target = model_view.get_layer(layer)
+    stages, _ = model_view.stages(shape)
+    index = next((i for i, stage in enumerate(stages)
+                  if stage.layer is target), None)
+    name = target.name
+    if index is None:
         raise ValueError(
-            f"Model '{model.name}' has no fixed input size; pass "
-            f"input_shape=(H, W, C). Received: input_shape={shape}"
+            f"Layer '{name}' is not on the model's chain of layers the "
+            f"deconvnet reads. Layers with receptive fields: "
+            f"{[s.name for s in stages if _all_spatial(stages, s)]}. "
+            f"Received: layer={layer!r}"
         )
-    stages, _ = graph.parse_chain(layers, shape)
-    names = [stage.name for stage in stages]
-    name = validation.resolve_layer_name(layer, names)
-    index = names.index(name)
     if not all(stage.spatial for stage in stages[: index + 1]):
         raise ValueError(
             f"Layer '{name}' has no spatial map (it is at or after a "

@@ -16,8 +16,9 @@ import dataclasses
 import tensorflow as tf
 from keras_zfnet.deconv import mirror_layers
 from keras_zfnet.deconv.transposed import conv_transpose_valid
-from keras_zfnet.layers.max_unpooling_2d import unpool_with_kernel
-from keras_zfnet.layers.max_unpooling_2d import unpool
+from keras_zfnet.ops import unpool
+from keras_zfnet.ops import unpool_with_kernel
+from keras_zfnet.ops import window_positions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,11 +82,6 @@ def _frame_mask(starts, size, limit):
     """(batch, size) float mask of window positions inside [0, limit)."""
     positions = starts[:, None] + tf.range(size)[None, :]
     return tf.cast((positions >= 0) & (positions < limit), "float32")
-
-
-def window_positions(starts, size):
-    """(batch, size) absolute positions of windows starting at `starts`."""
-    return starts[:, None] + tf.range(size)[None, :]
 
 
 def _window_indices(starts, size, limit):

@@ -1,8 +1,8 @@
 """`MaxPoolingWithSwitches2D`: max pooling that can also return its switches."""
 
 import keras
-import tensorflow as tf
-from keras import ops
+
+from keras_zfnet import ops as zf_ops
 
 
 @keras.saving.register_keras_serializable(package="keras_zfnet")
@@ -90,14 +90,8 @@ class MaxPoolingWithSwitches2D(keras.layers.MaxPooling2D):
     def call(self, inputs):
         if not self.return_switches:
             return super().call(inputs)
-        pooled, switches = tf.nn.max_pool_with_argmax(
-            inputs,
-            ksize=(1, *self.pool_size, 1),
-            strides=(1, *self.strides, 1),
-            padding=self.padding.upper(),
-            include_batch_in_index=False,
-        )
-        return pooled, ops.cast(switches, "int64")
+        return zf_ops.max_pool_with_switches(
+            inputs, self.pool_size, self.strides, self.padding)
 
     def compute_output_shape(self, input_shape):
         shape = super().compute_output_shape(input_shape)

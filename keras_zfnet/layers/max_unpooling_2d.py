@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_zfnet.ops import unpool
+from keras_zfnet.ops import unpool_with_kernel
 from keras_zfnet.utils import conv_utils
 
 
@@ -91,51 +93,6 @@ class MaxUnpooling2D(keras.layers.Layer):
             "padding": self.padding,
         })
         return config
-
-
-def unpool(values, switches, output_size):
-    """Scatter-adds `values` at per-image flat `switches` (see the class).
-
-    Args:
-        values: `(batch, h, w, C)` tensor.
-        switches: integer tensor of the same shape, indices into one image
-            of shape `(*output_size, C)`.
-        output_size: `(H, W)`.
-
-    Returns:
-        `(batch, H, W, C)` tensor.
-    """
-    height, width = output_size
-    channels = values.shape[-1]
-    plane = height * width * channels
-    batch = ops.shape(values)[0]
-    offsets = ops.reshape(
-        ops.arange(batch, dtype="int64") * plane, (-1, 1, 1, 1)
-    )
-    segment_ids = ops.reshape(ops.cast(switches, "int64") + offsets, (-1,))
-    flat = ops.segment_sum(
-        ops.reshape(values, (-1,)), segment_ids, num_segments=batch * plane
-    )
-    return ops.reshape(flat, (-1, height, width, channels))
-
-
-def unpool_with_kernel(values, switches, output_size, pool_size, strides,
-                        padding):
-    """The same scatter as `unpool`, by TensorFlow's max-pool gradient
-    kernel (which only reads the shape of its `input`)."""
-    import tensorflow as tf
-
-    shape = tf.concat([tf.shape(values)[:1], output_size,
-                       tf.shape(values)[3:]], axis=0)
-    return tf.raw_ops.MaxPoolGradWithArgmax(
-        input=tf.zeros(shape, values.dtype),
-        grad=values,
-        argmax=tf.cast(switches, tf.int64),
-        ksize=[1, *pool_size, 1],
-        strides=[1, *strides, 1],
-        padding=padding.upper(),
-        include_batch_in_index=False,
-    )
 
 
 def _unpack_pair(inputs):

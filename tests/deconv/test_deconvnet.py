@@ -360,7 +360,7 @@ def test_layer_objects_are_accepted():
 def test_xla_switches_equal_tensorflow_switches(padding):
     import tensorflow as tf
 
-    from keras_zfnet.deconv.forward import pool_with_switches
+    from keras_zfnet.ops import max_pool_with_switches_xla as pool_with_switches
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.integers(0, 3, (2, 9, 10, 4)).astype("float32"))
