@@ -45,8 +45,9 @@ def diagnose(model, images=None, layer=None, dead_rms=1e-3,
     - `"aliasing"` (needs `images`): deconvnet projections of the second
       convolution's `projection_channels` strongest channels (their whole
       maps, `mode="all"`, on the first `max_images` images) carry a grid
-      signature at the first layer's stride: `filter_measures.aliasing_score` (coefficient of variation of
-      the energy per pixel phase) above `aliasing_threshold`. A stride-1
+      signature at the first layer's stride:
+      `filter_measures.aliasing_score` (coefficient of variation of the
+      energy per pixel phase) above `aliasing_threshold`. A stride-1
       first layer scores 0 at its own period by construction;
       `aliasing_period` measures at another period.
 
