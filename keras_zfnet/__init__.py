@@ -66,3 +66,16 @@ __all__ = [
     "receptive_field",
     "top_activations",
 ]
+
+
+_LAZY_SUBPACKAGES = ("callbacks", "plotting", "training")
+
+
+def __getattr__(name):
+    # `kz.plotting` etc. load on first use, so `import keras_zfnet` stays
+    # light (no matplotlib).
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"keras_zfnet.{name}")
+    raise AttributeError(f"module 'keras_zfnet' has no attribute {name!r}")
