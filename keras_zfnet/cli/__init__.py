@@ -7,11 +7,13 @@ TensorFlow, matplotlib) is imported inside `run`.
 """
 
 import argparse
+import os
 import sys
 
 from keras_zfnet.cli import demo
 from keras_zfnet.cli import info
 from keras_zfnet.cli import train
+from keras_zfnet.utils.quiet_import import quiet_stderr
 
 PROG = "keras-zfnet"
 # Errors from our code that mean "bad input" (arguments, paths, data).
@@ -58,6 +60,11 @@ def main(argv=None):
         130 when interrupted.
     """
     args = build_parser().parse_args(argv)
+    # TensorFlow is imported once, before the command runs, without its
+    # start-up lines (a no-op when it is already loaded).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_stderr(enabled="tensorflow" not in sys.modules):
+        import keras  # noqa: F401
     try:
         return args.run(args)
     except KeyboardInterrupt:
