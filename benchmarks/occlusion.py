@@ -3,8 +3,9 @@
 ZFNet (random weights) at 224x224 with a 16 px occluder at stride 8, and
 MiniZFNet on Fashion-MNIST (8 px, stride 2):
 
-- throughput in occluded forward passes per second vs the model's own
-  batched forward throughput on ordinary images (target: >= 0.9x);
+- throughput in occluded forward passes per second (default settings) vs
+  the model's own batched forward throughput on ordinary images, the better
+  of batch 32 and occlusion's own batch (target: >= 1.0x);
 - vs the brute-force loop (numpy occlusion, one `model(x)` call per
   position; target: >= 5x faster);
 - peak memory (RSS, fresh subprocess) with 4x as many positions (target:
@@ -58,8 +59,7 @@ def memory_child(name, stride):
         if label == name:
             model = builder()
             x = make(1)
-            kz.occlusion_sensitivity(model, x, patch, stride, batch_size=32,
-                                     verbose=0)
+            kz.occlusion_sensitivity(model, x, patch, stride, verbose=0)
             print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
             return
 
@@ -85,16 +85,24 @@ def main(argv=None):
     print("-" * len(header))
     for label, builder, make, patch, stride, n_images in cases(args.quick):
         model = builder()
-        batch = 32
-        plain = make(batch)
-        forward = tf.function(lambda x: model(x, training=False))
-        t_plain = timed(lambda: forward(tf.constant(plain)).numpy())
         images = make(n_images)
+        # The occlusion default ("auto") batch, and the forward pass's best
+        # throughput over batch 32 and that batch (a fair baseline).
+        occ_batch = int(np.clip(2_000_000 // np.prod(images.shape[1:]),
+                                32, 1024))
+        forward = tf.function(lambda x: model(x, training=False))
+        rates = []
+        for batch in sorted({32, occ_batch}):
+            plain = make(batch)
+            forward(tf.constant(plain))
+            rates.append(batch / timed(
+                lambda: forward(tf.constant(plain)).numpy()))
+        forward_rate = max(rates)
         result = kz.occlusion_sensitivity(model, images, patch, stride,
-                                          batch_size=batch, verbose=0)
+                                          verbose=0)
         positions = result.probability[0].size * n_images
         t_occ = timed(lambda: kz.occlusion_sensitivity(
-            model, images, patch, stride, batch_size=batch, verbose=0))
+            model, images, patch, stride, verbose=0))
         t_brute = timed(lambda: brute_force(model, images[0], patch, stride),
                         repeats=1) * n_images
         rss = []
@@ -103,12 +111,12 @@ def main(argv=None):
                 [sys.executable, __file__, "--memory-child", label, str(s)],
                 capture_output=True, text=True, check=True)
             rss.append(float(out.stdout.strip().splitlines()[-1]))
-        print(f"{label:<16} {positions:>9} {batch / t_plain:>10.1f} "
+        print(f"{label:<16} {positions:>9} {forward_rate:>10.1f} "
               f"{positions / t_occ:>11.1f} "
-              f"{(positions / t_occ) / (batch / t_plain):>5.2f}x "
+              f"{(positions / t_occ) / forward_rate:>5.2f}x "
               f"{positions / t_brute:>8.1f} {t_brute / t_occ:>7.1f}x "
               f"{rss[0]:>6.0f}M {rss[1]:>7.0f}M")
-    print("targets: ratio >= 0.9x; speedup >= 5x; RSS independent of the "
+    print("targets: ratio >= 1.0x; speedup >= 5x; RSS independent of the "
           "number of positions (stride/2 has ~4x the positions)")
     return 0
 

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_zfnet.utils import validation
+
 
 def _images_of(element):
     """The images of a dataset element: `x`, `(x, y)`, `(x, y, w)`."""
@@ -83,8 +85,12 @@ def iterate_batches(data, batch_size, image_shape, skip_images=0):
                 f"x[None]. Received: shape {array.shape}"
             )
         _check_shape(array, image_shape, "the array")
+        validation.check_real_dtype(array.dtype, "data")
         for start in range(skip_images, len(array), batch_size):
-            yield array[start:start + batch_size].astype("float32", copy=False)
+            batch = array[start:start + batch_size].astype("float32",
+                                                           copy=False)
+            validation.check_finite(batch, "data")
+            yield batch
         return
     if isinstance(data, tf.data.Dataset):
         dataset = data.map(lambda *e: _images_of(e if len(e) > 1 else e[0]))
@@ -92,9 +98,19 @@ def iterate_batches(data, batch_size, image_shape, skip_images=0):
             dataset = dataset.skip(skip_images).batch(batch_size)
         else:
             dataset = dataset.skip(skip_images // max(1, _first_batch(data)))
+        spec = dataset.element_spec
+        if not (spec.dtype.is_floating or spec.dtype.is_integer
+                or spec.dtype.is_bool):
+            raise ValueError(
+                "`data` must hold real numbers (pixel values). Received: a "
+                f"dataset of dtype={spec.dtype.name}"
+            )
         for batch in dataset.prefetch(2):
             _check_shape(batch, image_shape, "the dataset")
-            yield tf.cast(batch, tf.float32)
+            batch = tf.cast(batch, tf.float32)
+            if not bool(tf.reduce_all(tf.math.is_finite(batch))):
+                validation.check_finite(batch.numpy(), "data")
+            yield batch
         return
     if isinstance(data, keras.utils.PyDataset):
         start = 0
@@ -102,8 +118,11 @@ def iterate_batches(data, batch_size, image_shape, skip_images=0):
             size = len(np.asarray(_images_of(data[0])))
             start = skip_images // size
         for index in range(start, len(data)):
-            batch = np.asarray(_images_of(data[index]), dtype="float32")
+            batch = np.asarray(_images_of(data[index]))
+            validation.check_real_dtype(batch.dtype, "data")
+            batch = batch.astype("float32", copy=False)
             _check_shape(batch, image_shape, "the PyDataset")
+            validation.check_finite(batch, "data")
             yield batch
         return
     raise ValueError(

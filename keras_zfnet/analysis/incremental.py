@@ -20,7 +20,6 @@ import dataclasses
 import tensorflow as tf
 from keras import ops
 
-from keras_zfnet.deconv import graph
 from keras_zfnet.deconv import windowed
 from keras_zfnet.ops import window_positions
 
@@ -45,12 +44,20 @@ class Plan:
     patch: tuple
 
 
-def make_plan(model, image_shape, patch, max_fraction=0.5):
+def make_plan(model_view, image_shape, patch, max_fraction=0.5):
     """A `Plan` for occluders of size `patch`, or `None` when windows do not
-    pay off (no layer gets cheaper) or the model is not a chain."""
+    pay off (no layer gets cheaper) or the model is not a chain.
+
+    Args:
+        model_view: the model's `ModelGraph` (`model_graph(model)`).
+        image_shape: the concrete per-image input shape.
+        patch: the occluder's `(rows, cols)`.
+        max_fraction: stop windowing once a window covers more than this
+            fraction of a map.
+    """
     try:
-        layers = graph.chain_layers(model)
-        stages, _ = graph.parse_chain(layers, image_shape)
+        layers = model_view.chain()
+        stages, _ = model_view.stages(image_shape)
     except ValueError:
         return None
     rows, cols = patch

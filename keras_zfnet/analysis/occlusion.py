@@ -1,13 +1,12 @@
 """Occlusion sensitivity: the paper's Fig. 7, batched inside one graph."""
 
 import dataclasses
-import weakref
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_zfnet.analysis import incremental as incremental_lib
+from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import conv_utils
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
@@ -50,12 +49,23 @@ class OcclusionResult:
     base_activity: np.ndarray
     layer: str
 
-    def plot(self, images, index=0, class_names=None, projection=None):
+    labels_given: bool = True
+
+    def __repr__(self):
+        n, rows, cols = self.probability.shape
+        layer = f" layer='{self.layer}'" if self.layer else ""
+        return (f"<OcclusionResult {n} image(s), {rows}x{cols} occluder "
+                f"positions{layer}>")
+
+    def plot(self, images, index=0, class_names=None, projection=None,
+             display=None):
         """Draws the Fig. 7 panels for image `index` (see
-        `keras_zfnet.plotting.plot_occlusion`)."""
+        `keras_zfnet.plotting.plot_occlusion`; `display` undoes the model's
+        preprocessing for display, e.g. `"vgg16"` or a function)."""
         from keras_zfnet.plotting.occlusion import plot_occlusion
 
-        return plot_occlusion(self, images, index, class_names, projection)
+        return plot_occlusion(self, images, index, class_names, projection,
+                              display=display)
 
 
 def occluder_grid(image_size, patch_size, stride, cover_edges=False):
@@ -94,6 +104,11 @@ def _fill_values(fill, images):
             f"channel. Received: fill={fill!r}"
         )
     value = np.asarray(fill, dtype="float32")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(
+            f"`fill` must be finite (a NaN or infinite occluder gives "
+            f"meaningless probabilities). Received: fill={fill!r}"
+        )
     if value.ndim == 0:
         return np.full((len(images), channels), value, "float32")
     if value.shape != (channels,):
@@ -104,42 +119,34 @@ def _fill_values(fill, images):
     return np.tile(value, (len(images), 1))
 
 
-def _output_is_probability(model):
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    return activation is keras.activations.softmax or isinstance(
-        last, keras.layers.Softmax)
+_AUTO_BATCH_VALUES = 2_000_000
 
 
-# Compiled functions per model, reused by later calls (as `model.predict`
-# reuses its compiled function).
-_FUNCTIONS = weakref.WeakKeyDictionary()
-
-
-def _functions(model, layer, image_shape, patch, incremental):
-    key = (layer, tuple(image_shape), tuple(patch), incremental)
-    per_model = _FUNCTIONS.setdefault(model, {})
-    if key not in per_model:
-        plan = (incremental_lib.make_plan(model, image_shape, patch)
+def _functions(model_view, layer, image_shape, patch, incremental):
+    """The compiled `(base, occluded)` pair, kept in the model's view."""
+    def build():
+        plan = (incremental_lib.make_plan(model_view, image_shape, patch)
                 if incremental else None)
-        per_model[key] = _build_functions(
-            model, layer, image_shape, _output_is_probability(model), plan)
-    return per_model[key]
+        return _build_functions(model_view, layer, image_shape, plan)
+
+    key = ("occlusion", layer, tuple(image_shape), tuple(patch), incremental)
+    return model_view.cached(key, build)
 
 
-def _build_functions(model, layer, image_shape, probabilities, plan):
-    """`(base, occluded)` compiled functions for `model` and `layer`; with a
-    `plan`, occluded copies are computed incrementally."""
-    outputs = [model.outputs[0]]
-    if layer is not None:
-        outputs.append(model.get_layer(layer).output)
-    extractor = keras.Model(model.inputs, outputs)
+def _build_functions(model_view, layer, image_shape, plan):
+    """`(base, occluded)` compiled functions for the model and `layer`; with
+    a `plan`, occluded copies are computed incrementally."""
+    probabilities = model_view.output_is_probability
+    model = model_view.model
+    extractor = (model if layer is None
+                 else model_view.feature_model([layer], include_output=True))
     height, width = image_shape[:2]
 
     def run(batch):
         results = extractor(batch, training=False)
         if not isinstance(results, (list, tuple)):
             results = [results]
+        results = list(results)
         scores = results[0]
         if not probabilities:
             scores = tf.nn.softmax(scores, axis=-1)
@@ -201,7 +208,7 @@ def _build_functions(model, layer, image_shape, probabilities, plan):
 
 
 def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
-                          labels=None, layer=None, batch_size=64,
+                          labels=None, layer=None, batch_size="auto",
                           cover_edges=False, incremental="auto",
                           verbose="auto"):
     """Slides a grey square over images and records the model's response.
@@ -231,7 +238,10 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
         fill: `"mean"`, `"zero"`, a number, or one number per channel.
         labels: optional `(N,)` true classes to score.
         layer: optional layer with spatial maps for `.activity`.
-        batch_size: occluded images per forward pass.
+        batch_size: occluded images per forward pass; `"auto"` (default)
+            holds about 2 million input values per pass (1,024 copies of a
+            28x28 image, 32 of a 224x224x3 one): small networks run far
+            faster on large batches.
         cover_edges: add a last occluder aligned to the far border where
             the grid leaves pixels uncovered.
         incremental: `"auto"` recomputes, for chain models, only the part
@@ -253,9 +263,18 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
     >>> result.probability.shape
     (4, 11, 11)
     """
-    image_shape = tuple(model.input_shape[1:])
-    images = validation.as_images(images, image_shape)
+    model_view = model_graph(model)
+    images = validation.as_images(images, model_view.input_shape)
+    image_shape = tuple(images.shape[1:])
     height, width = images.shape[1:3]
+    output_shape = tuple(model_view.model.outputs[0].shape)
+    if len(output_shape) != 2 or (output_shape[1] or 0) < 2:
+        raise ValueError(
+            "occlusion_sensitivity needs a classifier: a model whose output "
+            "is (N, classes) class scores (probabilities or logits) with at "
+            f"least 2 classes. Received: model '{model.name}' with output "
+            f"shape {output_shape}"
+        )
     patch = conv_utils.standardize_pair(patch_size, "patch_size", minimum=1)
     step = conv_utils.standardize_pair(stride, "stride", minimum=1)
     if patch[0] > height or patch[1] > width:
@@ -263,16 +282,19 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
             f"`patch_size` {patch} does not fit in {height}x{width} images. "
             f"Received: patch_size={patch_size}"
         )
-    if int(batch_size) != batch_size or batch_size < 1:
+    if batch_size == "auto":
+        batch_size = int(np.clip(_AUTO_BATCH_VALUES // np.prod(image_shape),
+                                 32, 1024))
+    if isinstance(batch_size, str) or int(batch_size) != batch_size or (
+            batch_size < 1):
         raise ValueError(
             f"`batch_size` must be an integer >= 1. Received: "
             f"batch_size={batch_size}"
         )
     fills = _fill_values(fill, images)
     if layer is not None:
-        names = [lay.name for lay in model.layers]
-        layer = validation.resolve_layer_name(layer, names)
-        shape = model.get_layer(layer).output.shape
+        layer = model_view.resolve(layer)
+        shape = (None, *model_view.output_shape(layer))
         if len(shape) != 4:
             raise ValueError(
                 f"`layer` '{layer}' has output shape {tuple(shape)}; "
@@ -283,7 +305,7 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
             "`incremental` must be 'auto' or False. "
             f"Received: incremental={incremental!r}"
         )
-    base_function, function = _functions(model, layer, image_shape, patch,
+    base_function, function = _functions(model_view, layer, image_shape, patch,
                                          incremental == "auto")
     parts = [
         [t.numpy() for t in base_function(tf.constant(images[i:i + batch_size]))]
@@ -292,6 +314,7 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
     scores, map_peaks, map_totals = (np.concatenate(p) for p in zip(*parts))
     classes = scores.shape[-1]
     base_predicted = scores.argmax(axis=-1).astype("int32")
+    labels_given = labels is not None
     if labels is None:
         labels = base_predicted
     else:
@@ -332,6 +355,7 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
             "float32"),
         base_predicted=base_predicted,
         base_activity=base_activity,
+        labels_given=labels_given,
         layer=layer,
     )
 

@@ -250,7 +250,7 @@ class TopActivations:
         return out
 
     def plot(self, data, features=None, max_features=8, index_offset=0,
-             batch_size=64, title=None):
+             batch_size=64, title=None, display=None):
         """Draws the paper's Fig. 2 layout: per feature, the 3x3 (k)
         projections next to the matching image patches.
 
@@ -261,6 +261,9 @@ class TopActivations:
             max_features: cap when `features` is None.
             index_offset, batch_size: as in the scan.
             title: figure title.
+            display: the model's preprocessing to undo on the patches
+                (`None`, a family such as `"vgg16"` / `"resnet50"`, or a
+                function returning 0..255 pixels).
 
         Returns:
             A `matplotlib.figure.Figure`.
@@ -279,6 +282,7 @@ class TopActivations:
             projections, patches,
             [f"{self.layer} #{c}" for c in subset.channels],
             title=title or f"Top {self.k} activations of {self.layer}",
+            display=display,
         )
 
     def save(self, path, data, **kwargs):

@@ -166,7 +166,7 @@ def validate_arguments(arch, include_top, pooling, classes,
 def build_model(*, arch, stages, fc_units, include_top, weights, input_tensor,
                 input_shape, default_shape, pooling, classes,
                 classifier_activation, name, filter_rms, kernel_initializer,
-                dropout=0.5, preprocessing=None, config=None, rebuild=None):
+                dropout=0.5, preprocessing=None, config=None):
     """Builds a ZFNet-family model and loads its weights.
 
     Args:
@@ -175,8 +175,6 @@ def build_model(*, arch, stages, fc_units, include_top, weights, input_tensor,
         fc_units: units of `fc6`, `fc7`.
         preprocessing: optional callable applied to the input tensor first.
         config: architecture arguments a preset may constrain.
-        rebuild: callable `(**overrides) -> Model`, used to build the full
-            reference model when a preset is loaded with `include_top=False`.
         Other arguments: as in the public builders.
 
     Returns:
@@ -210,11 +208,26 @@ def build_model(*, arch, stages, fc_units, include_top, weights, input_tensor,
     if path is not None:
         reference = None
         if preset is not None and not include_top:
-            reference = lambda: rebuild(  # noqa: E731
-                include_top=True,
-                weights=None,
+            # A preset holds the classifier too: load it into the full
+            # model of the same architecture, then copy the shared layers.
+            reference = build_model(
+                arch=arch, stages=stages, fc_units=fc_units, include_top=True,
+                weights=None, input_tensor=None,
                 input_shape=preset["input_shape"],
-                classes=preset["classes"],
+                default_shape=default_shape, pooling=None,
+                classes=preset["classes"], classifier_activation="softmax",
+                name=f"{name}_reference", filter_rms=filter_rms,
+                kernel_initializer=kernel_initializer, dropout=dropout,
+                preprocessing=_same_preprocessing(preprocessing),
+                config=config,
             )
         presets.load_into(model, path, reference)
     return model
+
+
+def _same_preprocessing(preprocessing):
+    """A fresh copy of a preprocessing layer (a layer object can be called in
+    one model graph only once per input)."""
+    if isinstance(preprocessing, keras.layers.Layer):
+        return preprocessing.__class__.from_config(preprocessing.get_config())
+    return preprocessing

@@ -3,6 +3,7 @@
 import keras
 
 from keras_zfnet.applications import backbone
+from keras_zfnet.applications import presets
 from keras_zfnet.utils import conv_utils
 
 # First-layer styles: (kernel, stride). "zfnet" keeps small filters and a
@@ -141,19 +142,10 @@ def MiniZFNet(
         kernel_initializer="glorot_uniform",
         preprocessing=preprocessing,
         config=config,
-        rebuild=lambda **kw: MiniZFNet(
-            first_layer=first_layer,
-            include_preprocessing=include_preprocessing,
-            filter_rms=filter_rms,
-            fc_units=fc_units,
-            **kw,
-        ),
     )
 
 
 def _preset_config(weights):
-    from keras_zfnet.applications import presets
-
     preset = presets.PRESETS.get(weights) if isinstance(weights, str) else None
     if preset is None or preset["architecture"] != "MiniZFNet":
         return {}

@@ -158,17 +158,16 @@ def check_preset_arguments(preset, include_top, classes, input_shape, config):
             )
 
 
-def load_into(model, path, reference_builder=None):
+def load_into(model, path, reference=None):
     """Loads a weights file into `model`.
 
-    When `reference_builder` is given (a headless model built from a preset
-    that holds a classifier), the file is loaded into the full reference
-    model and copied layer by layer (matched by name) into `model`.
+    When `reference` is given (the full model of a preset that holds a
+    classifier, for a headless `model`), the file is loaded into it and
+    copied layer by layer (matched by name) into `model`.
     """
-    if reference_builder is None:
+    if reference is None:
         model.load_weights(path)
         return
-    reference = reference_builder()
     reference.load_weights(path)
     for layer in model.layers:
         if not layer.weights:

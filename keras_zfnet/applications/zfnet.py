@@ -39,27 +39,17 @@ ALEXNET_STAGES = _stages(
 )
 
 
-def _paper_model(arch, stages, builder, args):
-    """Builds ZFNet or AlexNet from their public arguments."""
-    filter_rms = args["filter_rms"]
+def _paper_model(arch, stages, **arguments):
+    """Builds ZFNet or AlexNet from their public keyword arguments."""
     return backbone.build_model(
         arch=arch,
         stages=stages,
         fc_units=(4096, 4096),
-        include_top=args["include_top"],
-        weights=args["weights"],
-        input_tensor=args["input_tensor"],
-        input_shape=args["input_shape"],
         default_shape=(224, 224, 3),
-        pooling=args["pooling"],
-        classes=args["classes"],
-        classifier_activation=args["classifier_activation"],
-        name=args["name"],
-        filter_rms=filter_rms,
         # Sec. 3: "All weights are initialized to 1e-2 and biases are set
         # to 0."
         kernel_initializer=keras.initializers.RandomNormal(stddev=1e-2),
-        rebuild=lambda **kw: builder(filter_rms=filter_rms, **kw),
+        **arguments,
     )
 
 
@@ -122,7 +112,12 @@ def ZFNet(
     >>> model.count_params()
     62357608
     """
-    return _paper_model("ZFNet", ZFNET_STAGES, ZFNet, locals())
+    return _paper_model(
+        "ZFNet", ZFNET_STAGES, include_top=include_top, weights=weights,
+        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation,
+        name=name, filter_rms=filter_rms,
+    )
 
 
 def AlexNet(
@@ -168,4 +163,9 @@ def AlexNet(
     >>> AlexNet(weights=None).get_layer("conv1").output.shape
     (None, 55, 55, 96)
     """
-    return _paper_model("AlexNet", ALEXNET_STAGES, AlexNet, locals())
+    return _paper_model(
+        "AlexNet", ALEXNET_STAGES, include_top=include_top, weights=weights,
+        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation,
+        name=name, filter_rms=filter_rms,
+    )

@@ -230,7 +230,7 @@ class Deconvnet:
                 f"dense layers. Received: layer output shape {out_shape}"
             )
         channels, _ = validation.as_channels(channels, out_shape[-1], name)
-        positions = np.asarray(positions).reshape(-1, 2).astype("int32")
+        positions = _as_positions(positions, len(images))
         if not len(images) == len(channels) == len(positions):
             raise ValueError(
                 "`images`, `channels` and `positions` must have the same "
@@ -408,6 +408,30 @@ def _check_batch_size(batch_size):
             f"batch_size={batch_size}"
         )
     return int(batch_size)
+
+
+def _as_positions(positions, count):
+    """`(N, 2)` int32 positions, refusing shapes that would pair the wrong
+    coordinates (`(2, N)` from `np.nonzero`) and non-integers."""
+    array = np.asarray(positions)
+    if array.ndim == 1 and array.shape == (2,) and count == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] != count:
+        hint = ""
+        if array.ndim == 2 and array.shape == (2, count):
+            hint = (" (this looks like the (2, N) output of np.nonzero; "
+                    "pass np.stack(..., axis=1) or its transpose)")
+        raise ValueError(
+            f"`positions` must be an (N, 2) array of (row, col), one per "
+            f"image (N={count}){hint}. Received: positions.shape="
+            f"{array.shape}"
+        )
+    if not (np.issubdtype(array.dtype, np.integer) or array.size == 0):
+        raise ValueError(
+            "`positions` must be integers (map coordinates). Received: "
+            f"positions with dtype={array.dtype}"
+        )
+    return array.astype("int32")
 
 
 def _channel_maps(activations, channels):

@@ -341,7 +341,7 @@ class ModelGraph:
         input tensor (nested models are entered through new sub-models)."""
         return _tensors_in(self.model, [e.path for e in entries])
 
-    def feature_model(self, layers):
+    def feature_model(self, layers, include_output=False):
         """A `keras.Model` from the model's input to the outputs of `layers`.
 
         The layers' weights are shared (not copied) and the user's model is
@@ -349,16 +349,19 @@ class ModelGraph:
 
         Args:
             layers: a list of layer names, nested paths or layer objects.
+            include_output: put the model's own output first.
 
         Returns:
             A functional `keras.Model` with one output per layer (a list,
             even for one layer).
         """
         names, _ = self.resolve_many(list(layers))
-        key = tuple(names)
+        key = (tuple(names), include_output)
         if key not in self._feature_models:
             entries = [self._entry(name) for name in names]
             outputs = self._tensors(entries)
+            if include_output:
+                outputs = [self._functional.outputs[0], *outputs]
             self._feature_models[key] = keras.Model(
                 self._functional.inputs[0], outputs,
                 name=f"{self.model.name}_features")

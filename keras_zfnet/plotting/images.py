@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_zfnet.plotting.display import undo_preprocessing
+
 
 def projection_to_image(projections, percentile=100.0):
     """Renders deconvnet projections the way the paper shows them.
@@ -47,11 +49,14 @@ def projection_to_image(projections, percentile=100.0):
     return image[..., 0] if image.shape[-1] == 1 else image
 
 
-def input_to_image(images):
+def input_to_image(images, display=None):
     """Rescales model inputs (any range) to `[0, 1]` per image for display.
 
     Args:
         images: array `(..., H, W, C)` with C = 1 or 3.
+        display: the model's preprocessing to undo (see
+            `keras_zfnet.plotting.display.undo_preprocessing`): `None`
+            (min-max per image), a family such as `"vgg16"`, or a function.
 
     Returns:
         Float32 `(..., H, W, 3)` or `(..., H, W)` in `[0, 1]` (min-max per
@@ -63,8 +68,5 @@ def input_to_image(images):
             "Expected images of shape (..., H, W, C) with 1 or 3 channels. "
             f"Received: shape={array.shape}"
         )
-    axes = (-3, -2, -1)
-    low = array.min(axis=axes, keepdims=True)
-    span = array.max(axis=axes, keepdims=True) - low
-    image = (array - low) / np.where(span > 0, span, 1.0)
+    image = undo_preprocessing(array, display)
     return image[..., 0] if image.shape[-1] == 1 else image

@@ -21,9 +21,9 @@ def grid_extent(positions):
 
 
 def overlay_heatmap(ax, image, heat, positions, cmap="jet", alpha=0.55,
-                    vmin=None, vmax=None, label=None):
+                    vmin=None, vmax=None, label=None, display=None):
     """Draws `image` with the occlusion map `heat` upsampled over it."""
-    shown = input_to_image(image)
+    shown = input_to_image(image, display)
     ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None,
               interpolation="nearest")
     artist = ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax,
@@ -38,7 +38,8 @@ def overlay_heatmap(ax, image, heat, positions, cmap="jet", alpha=0.55,
     return artist
 
 
-def plot_label_map(ax, predicted, positions, image, class_names=None):
+def plot_label_map(ax, predicted, positions, image, class_names=None,
+                   display=None):
     """Draws the most probable label per occluder position, with a legend."""
     import matplotlib
     from matplotlib.colors import ListedColormap
@@ -49,7 +50,7 @@ def plot_label_map(ax, predicted, positions, image, class_names=None):
     coded = np.vectorize(lookup.get)(predicted)
     palette = matplotlib.colormaps["tab10"]
     colors = [palette(i % 10) for i in range(len(present))]
-    shown = input_to_image(image)
+    shown = input_to_image(image, display)
     ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None,
               interpolation="nearest")
     ax.imshow(coded, cmap=ListedColormap(colors), alpha=0.6,
@@ -67,7 +68,7 @@ def plot_label_map(ax, predicted, positions, image, class_names=None):
 
 
 def plot_occlusion(result, images, index=0, class_names=None,
-                   projection=None, cell_size=2.6):
+                   projection=None, cell_size=2.6, display=None):
     """The Fig. 7 panels for one image of an `OcclusionResult`.
 
     Panels: (a) the input with one occluder drawn; (b) the total activity of
@@ -82,6 +83,9 @@ def plot_occlusion(result, images, index=0, class_names=None,
         class_names: optional class names for titles and the legend.
         projection: optional `(H, W, C)` projection of the strongest map.
         cell_size: inches per panel.
+        display: the model's preprocessing to undo for display (`None`,
+            a family such as `"vgg16"`, or a function; see
+            `keras_zfnet.plotting.display.undo_preprocessing`).
 
     Returns:
         A `matplotlib.figure.Figure`.
@@ -107,7 +111,7 @@ def plot_occlusion(result, images, index=0, class_names=None,
 
     for ax, panel in zip(axes, panels):
         if panel == "input":
-            shown = input_to_image(image)
+            shown = input_to_image(image, display)
             ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None,
                       interpolation="nearest")
             r0, r1, c0, c1 = positions[positions.shape[0] // 2,
@@ -116,10 +120,12 @@ def plot_occlusion(result, images, index=0, class_names=None,
                                    facecolor="grey", edgecolor="white"))
             ax.set_xticks([])
             ax.set_yticks([])
-            title(ax, f"(a) input, true: {name}")
+            kind = "true" if getattr(result, "labels_given", True) else (
+                "predicted")
+            title(ax, f"(a) input, {kind}: {name}")
         elif panel == "activity":
             overlay_heatmap(ax, image, result.activity[index], positions,
-                            label="total activation")
+                            label="total activation", display=display)
             title(ax, f"(b) {result.layer} map "
                       f"#{int(result.strongest_channel[index])}")
         elif panel == "projection":
@@ -131,11 +137,12 @@ def plot_occlusion(result, images, index=0, class_names=None,
             title(ax, "(c) its projection")
         elif panel == "probability":
             overlay_heatmap(ax, image, result.probability[index], positions,
-                            vmin=0.0, vmax=1.0, label=f"p({name})")
+                            vmin=0.0, vmax=1.0, label=f"p({name})",
+                            display=display)
             title(ax, f"(d) p({name})")
         else:
             plot_label_map(ax, result.predicted[index], positions, image,
-                           class_names)
+                           class_names, display=display)
             title(ax, "(e) most probable class")
     figure.tight_layout()
     return figure

@@ -26,7 +26,7 @@ def mosaic(images, ncols=None, border=1, background=1.0):
 
 
 def plot_top_activations(projections, patches, labels, title=None,
-                         cell_size=2.2):
+                         cell_size=2.2, display=None):
     """Draws, per feature, its k projections next to the k image patches.
 
     Projections are contrast-normalised one by one
@@ -40,6 +40,8 @@ def plot_top_activations(projections, patches, labels, title=None,
         labels: `F` row labels.
         title: optional figure title.
         cell_size: inches per mosaic.
+        display: the model's preprocessing to undo on the patches (`None`:
+            min-max per patch; a family such as `"vgg16"`; a function).
 
     Returns:
         A `matplotlib.figure.Figure`.
@@ -63,7 +65,7 @@ def plot_top_activations(projections, patches, labels, title=None,
     axes = figure.subplots(features, 2, squeeze=False)
     for f in range(features):
         left = mosaic(projection_to_image(projections[f]), background=1.0)
-        right = mosaic(input_to_image(patches[f]), background=1.0)
+        right = mosaic(input_to_image(patches[f], display), background=1.0)
         for ax, image, name in ((axes[f, 0], left, "projections"),
                                 (axes[f, 1], right, "patches")):
             ax.imshow(image, cmap="gray" if image.ndim == 2 else None,

@@ -44,10 +44,7 @@ def as_images(images, expected_shape, name="images"):
         ValueError: for a wrong rank or shape, an empty batch, or NaN / inf.
     """
     array = np.asarray(images)
-    if array.dtype == object:
-        raise ValueError(
-            f"`{name}` must be a numeric array. Received: dtype=object"
-        )
+    check_real_dtype(array.dtype, name)
     expected = tuple(expected_shape)
     if array.ndim != len(expected) + 1:
         hint = ""
@@ -66,13 +63,32 @@ def as_images(images, expected_shape, name="images"):
     if array.shape[0] == 0:
         raise ValueError(f"`{name}` is empty. Received: {name}.shape={array.shape}")
     array = array.astype("float32", copy=False)
-    if not np.all(np.isfinite(array)):
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+    check_finite(array, name)
+    return array
+
+
+def check_real_dtype(dtype, name="images"):
+    """Raises a `ValueError` unless `dtype` is a real number type (bool,
+    integer or float): strings, objects and complex numbers are refused."""
+    dtype = np.dtype(dtype)
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(
+            dtype, np.floating) or dtype == np.bool_):
+        raise ValueError(
+            f"`{name}` must hold real numbers (pixel values). Received: "
+            f"{name} with dtype={dtype}"
+        )
+
+
+def check_finite(array, name="images"):
+    """Raises a `ValueError` naming `name` if `array` holds NaN or inf."""
+    finite = np.isfinite(array)
+    if not np.all(finite):
+        bad = int(finite.size - np.count_nonzero(finite))
         raise ValueError(
             f"`{name}` contains {bad} NaN or infinite value(s); expected "
-            "finite pixel values."
+            f"finite pixel values. Received: {name} with {bad} non-finite "
+            "value(s)"
         )
-    return array
 
 
 def as_channels(channels, num_channels, layer_name):
