@@ -15,36 +15,47 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "keras-zfnet":
 from keras_zfnet.utils.quiet_import import quiet_stderr as _quiet  # noqa: E402
 from keras_zfnet.utils.quiet_import import running_as_command as _cli  # noqa
 
-# TensorFlow's start-up lines bypass TF_CPP_MIN_LOG_LEVEL: the command line
-# imports it with stderr pointed at /dev/null.
-with _quiet(enabled=_cli()):
-    import keras as _keras  # noqa: E402
+def _import_api():
+    # Loads Keras / TensorFlow and the public names. Library users get it
+    # at `import keras_zfnet`; the `keras-zfnet` command defers it (so that
+    # `keras-zfnet --help` answers at once) until a name is first used.
+    # TensorFlow's start-up lines bypass TF_CPP_MIN_LOG_LEVEL: the command line
+    # imports it with stderr pointed at /dev/null.
+    with _quiet(enabled=_cli()):
+        import keras as _keras  # noqa: E402
 
-if _keras.backend.backend() != "tensorflow":
-    raise ImportError(
-        "keras_zfnet needs Keras' TensorFlow backend (switch recording uses "
-        "tf.nn.max_pool_with_argmax). Set KERAS_BACKEND=tensorflow. "
-        f"Received: backend={_keras.backend.backend()!r}"
-    )
+    if _keras.backend.backend() != "tensorflow":
+        raise ImportError(
+            "keras_zfnet needs Keras' TensorFlow backend (switch recording uses "
+            "tf.nn.max_pool_with_argmax). Set KERAS_BACKEND=tensorflow. "
+            f"Received: backend={_keras.backend.backend()!r}"
+        )
 
-from keras_zfnet import callbacks  # noqa: E402
-from keras_zfnet import constraints  # noqa: E402
-from keras_zfnet import datasets  # noqa: E402
-from keras_zfnet import layers  # noqa: E402
-from keras_zfnet.applications import AlexNet  # noqa: E402
-from keras_zfnet.applications import MiniZFNet  # noqa: E402
-from keras_zfnet.applications import ZFNet  # noqa: E402
-from keras_zfnet.applications import decode_predictions  # noqa: E402
-from keras_zfnet.analysis import TopActivations  # noqa: E402
-from keras_zfnet.analysis import correspondence  # noqa: E402
-from keras_zfnet.analysis import diagnose  # noqa: E402
-from keras_zfnet.analysis import invariance  # noqa: E402
-from keras_zfnet.analysis import occlusion_sensitivity  # noqa: E402
-from keras_zfnet.analysis import top_activations  # noqa: E402
-from keras_zfnet.applications import preprocess_input  # noqa: E402
-from keras_zfnet.deconv import Deconvnet  # noqa: E402
-from keras_zfnet.deconv import receptive_field  # noqa: E402
+    from keras_zfnet import callbacks  # noqa: E402
+    from keras_zfnet import constraints  # noqa: E402
+    from keras_zfnet import datasets  # noqa: E402
+    from keras_zfnet import layers  # noqa: E402
+    from keras_zfnet.applications import AlexNet  # noqa: E402
+    from keras_zfnet.applications import MiniZFNet  # noqa: E402
+    from keras_zfnet.applications import ZFNet  # noqa: E402
+    from keras_zfnet.applications import decode_predictions  # noqa: E402
+    from keras_zfnet.analysis import TopActivations  # noqa: E402
+    from keras_zfnet.analysis import correspondence  # noqa: E402
+    from keras_zfnet.analysis import diagnose  # noqa: E402
+    from keras_zfnet.analysis import invariance  # noqa: E402
+    from keras_zfnet.analysis import occlusion_sensitivity  # noqa: E402
+    from keras_zfnet.analysis import top_activations  # noqa: E402
+    from keras_zfnet.applications import preprocess_input  # noqa: E402
+    from keras_zfnet.deconv import Deconvnet  # noqa: E402
+    from keras_zfnet.deconv import receptive_field  # noqa: E402
+    globals().update({k: v for k, v in locals().items()
+                      if not k.startswith("_")})
+
+
 from keras_zfnet.version import __version__  # noqa: E402
+
+if not _cli():
+    _import_api()
 
 __all__ = [
     "AlexNet",
@@ -69,6 +80,7 @@ __all__ = [
 
 
 _LAZY_SUBPACKAGES = ("callbacks", "plotting", "training")
+_API_LOADING = []
 
 
 def __getattr__(name):
@@ -78,4 +90,11 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f"keras_zfnet.{name}")
+    if name in __all__ and not _API_LOADING:  # the command line defers them
+        _API_LOADING.append(name)
+        try:
+            _import_api()
+        finally:
+            _API_LOADING.clear()
+        return globals()[name]
     raise AttributeError(f"module 'keras_zfnet' has no attribute {name!r}")
