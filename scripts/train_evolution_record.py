@@ -72,11 +72,10 @@ def train(run_dir):
 
 
 def record(run_dir, dest):
-    import numpy as np
-
     import keras_zfnet as kz
-    from keras_zfnet.callbacks.feature_evolution import FeatureEvolution
-    from keras_zfnet.callbacks.feature_evolution import save_history
+    from keras_zfnet.applications.presets import file_sha256
+    from keras_zfnet.callbacks import FeatureEvolution
+    from keras_zfnet.callbacks import save_history
 
     _, (x_test, _) = kz.datasets.fashion_mnist.load_data()
     probe = x_test[:PROBE_IMAGES, ..., None].astype("float32")
@@ -92,11 +91,14 @@ def record(run_dir, dest):
         callback.on_epoch_end(epoch - 1)
     with open(os.path.join(run_dir, "summary.json")) as f:
         summary = json.load(f)
-    save_history(dest, callback.history, probe_indices=np.arange(PROBE_IMAGES),
+    settled = callback.summary()
+    save_history(dest, callback.history, images=callback.images(),
                  metadata=dict(summary, probe="fashion_mnist test[:2000]",
-                               seed=0))
-    print(dest, os.path.getsize(dest), "bytes")
-    print(callback.summary())
+                               features=FEATURES, seed=0,
+                               settle_epochs=settled))
+    print(dest, os.path.getsize(dest), "bytes, sha256",
+          file_sha256(dest))
+    print("settle epochs:", settled)
 
 
 if __name__ == "__main__":
