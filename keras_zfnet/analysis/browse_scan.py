@@ -1,0 +1,346 @@
+"""One streaming scan for the unit browser: top-k activations per channel and
+a histogram of every channel's per-image maximum, from the same forward pass.
+
+The top-k part is `top_activations`' own merge (`_merge_batch`), so the
+entries equal what `top_activations` returns. The histogram of channel `c`
+has `bins` equal bins over `[-limit[c], limit[c]]`, where `limit[c]` is the
+smallest power of two >= the largest |maximum| seen. When a batch brings a
+larger value the range doubles (as often as needed) and neighbouring bins
+merge: the edges of a doubled range are edges of the old one, so counts stay
+exact, and shards merge exactly too (`BrowseScan.merge`).
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis.top_activations import _initial_states
+from keras_zfnet.analysis.top_activations import _merge_batch
+from keras_zfnet.analysis.top_activations import _result
+from keras_zfnet.deconv.model_graph import model_graph
+from keras_zfnet.utils import progress
+
+DEFAULT_BINS = 128
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MaxHistogram:
+    """Histogram of each channel's per-image maximum activation.
+
+    Attributes:
+        layer: the layer's name.
+        counts: `(C, bins)` int64 image counts; bin `b` of channel `c` covers
+            `[edges[b], edges[b + 1])` of `edges(c)` (the last bin is closed).
+        limits: `(C,)` float32 half-ranges: bins span `[-limit, limit]`; 0
+            while every maximum seen was 0 (all counts in bin `bins // 2`).
+        silent: `(C,)` int64 number of images whose maximum is <= 0 (the
+            unit never fired on them).
+    """
+
+    layer: str
+    counts: np.ndarray
+    limits: np.ndarray
+    silent: np.ndarray
+
+    def __repr__(self):
+        return (f"<MaxHistogram layer='{self.layer}' channels="
+                f"{len(self.limits)} bins={self.bins} images="
+                f"{int(self.counts[0].sum()) if len(self.counts) else 0}>")
+
+    @property
+    def bins(self):
+        return self.counts.shape[1]
+
+    def edges(self, channel):
+        """`(bins + 1,)` bin edges of channel position `channel`."""
+        limit = float(self.limits[channel])
+        return np.linspace(-limit, limit, self.bins + 1)
+
+    def merge(self, other):
+        """The histogram of the union of two disjoint scans (exact)."""
+        if (other.layer != self.layer or other.counts.shape
+                != self.counts.shape):
+            raise ValueError(
+                "Only histograms of the same layer, channels and bins merge. "
+                f"Received: {other!r} into {self!r}")
+        limits = np.maximum(self.limits, other.limits)
+        counts = (_rebin_numpy(self.counts, self.limits, limits)
+                  + _rebin_numpy(other.counts, other.limits, limits))
+        return MaxHistogram(self.layer, counts, limits,
+                            self.silent + other.silent)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BrowseScan:
+    """Result of `browse_scan`: per layer a `TopActivations` and a
+    `MaxHistogram`.
+
+    Attributes:
+        layers: the scanned layer names, in order.
+        top: dict from layer name to `TopActivations`.
+        histograms: dict from layer name to `MaxHistogram`.
+        scanned: number of images scanned.
+    """
+
+    layers: tuple
+    top: dict
+    histograms: dict
+    scanned: int
+
+    def __repr__(self):
+        return (f"<BrowseScan layers={list(self.layers)} "
+                f"k={self.top[self.layers[0]].k} scanned={self.scanned}>")
+
+    def merge(self, other):
+        """Combines the scans of disjoint shards (see
+        `TopActivations.merge`)."""
+        if tuple(other.layers) != tuple(self.layers):
+            raise ValueError(
+                "Only scans of the same layers merge. Received: layers "
+                f"{list(other.layers)} into {list(self.layers)}")
+        return BrowseScan(
+            self.layers,
+            {n: self.top[n].merge(other.top[n]) for n in self.layers},
+            {n: self.histograms[n].merge(other.histograms[n])
+             for n in self.layers},
+            self.scanned + other.scanned)
+
+
+def _rebin_numpy(counts, old_limits, new_limits):
+    """Moves `(C, B)` counts from ranges `old_limits` to the wider (or
+    equal) power-of-two ranges `new_limits`."""
+    bins = counts.shape[1]
+    factor = np.where(old_limits > 0, new_limits / np.where(
+        old_limits > 0, old_limits, 1.0), 1.0)
+    offset = np.arange(bins) - bins // 2
+    target = bins // 2 + np.floor(offset[None, :] / factor[:, None])
+    target = target.astype("int64")
+    out = np.zeros_like(counts)
+    for c in range(counts.shape[0]):
+        np.add.at(out[c], target[c], counts[c])
+    return out
+
+
+def _power_of_two_at_least(values):
+    """Smallest power of two >= each positive value (0 stays 0)."""
+    safe = tf.where(values > 0, values, 1.0)
+    power = tf.pow(2.0, tf.math.ceil(tf.math.log(safe) / np.log(2.0)))
+    power = tf.where(power < safe, power * 2.0, power)
+    power = tf.where(power / 2.0 >= safe, power / 2.0, power)
+    return tf.where(values > 0, power, 0.0)
+
+
+def _update_histogram(peak, valid, state, bins):
+    """Adds one batch's per-image maxima `peak (B, C)` (rows at or after
+    `valid` are padding) to the histogram state."""
+    counts, limits, silent = state
+    real = tf.range(tf.shape(peak)[0]) < valid
+    magnitude = tf.reduce_max(
+        tf.where(real[:, None], tf.abs(peak), 0.0), axis=0)
+    new_limits = tf.maximum(limits, _power_of_two_at_least(magnitude))
+    factor = tf.where(limits > 0, new_limits / tf.where(
+        limits > 0, limits, 1.0), 1.0)
+    channels = tf.shape(counts)[0]
+    half = bins // 2
+    offset = tf.cast(tf.range(bins) - half, tf.float32)
+    target = half + tf.cast(
+        tf.math.floor(offset[None, :] / factor[:, None]), tf.int32)
+    base = tf.range(channels)[:, None] * bins
+    moved = tf.math.unsorted_segment_sum(
+        tf.reshape(counts, [-1]), tf.reshape(base + target, [-1]),
+        channels * bins)
+    width = tf.where(new_limits > 0, 2.0 * new_limits / bins, 1.0)
+    index = half + tf.cast(tf.math.floor(peak / width[None, :]), tf.int32)
+    index = tf.clip_by_value(index, 0, bins - 1)
+    added = tf.math.unsorted_segment_sum(
+        tf.cast(tf.broadcast_to(real[:, None], tf.shape(index)), tf.int64),
+        tf.reshape(base, [1, -1]) + index, channels * bins)
+    counts = tf.reshape(moved + added, (channels, bins))
+    silent = silent + tf.reduce_sum(
+        tf.cast(real[:, None] & (peak <= 0), tf.int64), axis=0)
+    return counts, new_limits, silent
+
+
+def _step_function(extractor, channel_counts, k, bins, image_shape,
+                   jit_compile):
+    top_specs = [
+        (tf.TensorSpec((c, k), tf.float32), tf.TensorSpec((c, k), tf.int64),
+         tf.TensorSpec((c, k, 2), tf.int32)) for c in channel_counts]
+    histogram_specs = [
+        (tf.TensorSpec((c, bins), tf.int64), tf.TensorSpec((c,), tf.float32),
+         tf.TensorSpec((c,), tf.int64)) for c in channel_counts]
+
+    @tf.function(input_signature=[
+        tf.TensorSpec((None, *image_shape), tf.float32),
+        tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int32),
+        top_specs, histogram_specs,
+    ], jit_compile=jit_compile)
+    def step(images, offset, valid, tops, histograms):
+        outputs = extractor(images, training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        new_tops, new_histograms = [], []
+        for out, top, histogram in zip(outputs, tops, histograms):
+            new_tops.append(_merge_batch(out, offset, valid, top, k))
+            peak = tf.reduce_max(out, axis=(1, 2))
+            new_histograms.append(
+                _update_histogram(peak, valid, histogram, bins))
+        return new_tops, new_histograms
+
+    return step
+
+
+def check_spatial_layers(model, layers, what="layers"):
+    """Resolves `layers` (None: every convolution with a spatial map) to
+    canonical names, each with a `(H, W, C)` output.
+
+    Raises:
+        ValueError: for an unknown layer, a layer without spatial maps, or
+            a model without convolutions (when `layers` is None).
+    """
+    view = model_graph(model)
+    if layers is None:
+        names = [n for n in view.layer_names
+                 if _is_convolution(view.get_layer(n))
+                 and len(view.output_shape(n)) == 3]
+        if not names:
+            raise ValueError(
+                f"Model '{model.name}' has no convolution layer with spatial "
+                f"maps; name the layers to browse. Received: {what}=None")
+        return names
+    names, _ = view.resolve_many(
+        layers if isinstance(layers, (list, tuple)) else [layers], what)
+    flat = [n for n in names if len(view.output_shape(n)) != 3]
+    if flat:
+        raise ValueError(
+            f"`{what}` must name layers with spatial maps (H, W, C): "
+            f"{flat} have output shapes "
+            f"{[view.output_shape(n) for n in flat]}. Received: "
+            f"{what}={layers!r}")
+    return names
+
+
+def _is_convolution(layer):
+    return any(hasattr(layer, attribute) for attribute in (
+        "kernel", "depthwise_kernel")) and "conv" in type(
+            layer).__name__.lower()
+
+
+def browse_scan(model, data, layers=None, k=9, bins=DEFAULT_BINS,
+                batch_size=64, index_offset=0, jit_compile="auto",
+                verbose="auto"):
+    """Top-k activations and max-activation histograms of every channel of
+    `layers`, in one streaming pass over `data`.
+
+    Args:
+        model: a Keras Sequential or functional model.
+        data: a NumPy array, a `tf.data.Dataset` or a `PyDataset` of images
+            (as `top_activations` reads them); any length, constant memory.
+        layers: layers with spatial maps (names, nested paths or layer
+            objects); `None`: every convolution layer.
+        k: entries kept per channel.
+        bins: histogram bins per channel (a multiple of 4).
+        batch_size: batch size for arrays and unbatched datasets.
+        index_offset: added to dataset positions (for contiguous shards,
+            merged with `BrowseScan.merge`).
+        jit_compile: `"auto"` (XLA, falling back when a layer has no XLA
+            kernel), True or False.
+        verbose: `"auto"`, 0 or 1.
+
+    Returns:
+        A `BrowseScan` with `.top[layer]` (`TopActivations`, the same
+        entries as `top_activations`) and `.histograms[layer]`
+        (`MaxHistogram`).
+
+    Example:
+
+    >>> scan = browse_scan(model, x_test[:256], ["conv1", "conv2"], k=4)
+    >>> scan.histograms["conv1"].counts.sum(axis=1)[0]
+    256
+    """
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"`k` must be an integer >= 1. Received: k={k!r}")
+    if int(bins) != bins or bins < 4 or bins % 4:
+        raise ValueError(
+            f"`bins` must be a positive multiple of 4. Received: bins={bins!r}")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError("`batch_size` must be an integer >= 1. Received: "
+                         f"batch_size={batch_size!r}")
+    k, bins, batch_size = int(k), int(bins), int(batch_size)
+    names = check_spatial_layers(model, layers)
+    check_not_empty(data)
+    view = model_graph(model)
+    image_shape = view.input_shape
+    counts = [int(view.output_shape(n)[-1]) for n in names]
+    tops = _initial_states([range(c) for c in counts], k)
+    histograms = [(tf.zeros((c, bins), tf.int64), tf.zeros((c,), tf.float32),
+                   tf.zeros((c,), tf.int64)) for c in counts]
+    bar = progress.bar(data_stream.num_batches(data, batch_size), verbose,
+                       unit_name="batch")
+    scanned, width, step, seen_shape = 0, None, None, None
+    for batch in data_stream.iterate_batches(data, batch_size, image_shape):
+        count = int(batch.shape[0])
+        width = width or count
+        batch = tf.cast(batch, tf.float32)
+        if seen_shape is None:
+            seen_shape = tuple(int(d) for d in batch.shape[1:])
+            step = _cached_step(view, names, counts, k, bins, image_shape,
+                                jit_compile is not False)
+        elif tuple(batch.shape[1:]) != seen_shape:
+            raise ValueError(
+                "All images of one scan must have the same size. Received: "
+                f"a batch of shape {tuple(batch.shape)} after images of "
+                f"shape {seen_shape}")
+        if count < width:
+            batch = tf.pad(batch, [[0, width - count]] + [[0, 0]] * len(
+                image_shape))
+        arguments = (batch, tf.constant(index_offset + scanned, tf.int64),
+                     tf.constant(count, tf.int32), tops, histograms)
+        try:
+            tops, histograms = step(*arguments)
+        except (tf.errors.InvalidArgumentError,
+                tf.errors.UnimplementedError):
+            if jit_compile != "auto" or scanned:
+                raise
+            step = _cached_step(view, names, counts, k, bins, image_shape,
+                                False)
+            tops, histograms = step(*arguments)
+        scanned += count
+        bar.add(1)
+    if scanned == 0:
+        raise ValueError("`data` is empty: expected at least one image.")
+    top = {name: _result(model, name, np.arange(c, dtype="int32"), state,
+                         scanned, seen_shape, index_offset)
+           for name, c, state in zip(names, counts, tops)}
+    hists = {name: MaxHistogram(name, *(s.numpy() for s in state))
+             for name, state in zip(names, histograms)}
+    return BrowseScan(tuple(names), top, hists, scanned)
+
+
+def _cached_step(view, names, counts, k, bins, image_shape, jit_compile):
+    key = ("browse_scan_step", tuple(names), k, bins, tuple(image_shape),
+           jit_compile)
+    return view.cached(key, lambda: _step_function(
+        view.feature_model(names), counts, k, bins, image_shape,
+        jit_compile))
+
+
+def check_not_empty(data):
+    """Raises a `ValueError` when `data` is known to hold no image (arrays,
+    datasets of known cardinality, `PyDataset`s) before any work."""
+    size = None
+    if isinstance(data, np.ndarray):
+        size = len(data) if data.ndim else 0
+    elif isinstance(data, tf.data.Dataset):
+        cardinality = int(data.cardinality())
+        size = cardinality if cardinality >= 0 else None
+    else:
+        try:
+            size = len(data)
+        except TypeError:
+            size = None
+    if size == 0:
+        raise ValueError("`data` is empty: expected at least one image. "
+                         "Received: data with 0 items")
