@@ -1,4 +1,5 @@
-"""The `keras-zfnet` command: `demo`, `info`, `train`.
+"""The `keras-zfnet` command: `demo`, `info`, `train` and the analyses of a
+user's model (`project`, `top`, `occlusion`, `diagnose`, `transfer`).
 
 Errors are one line on stderr (`keras-zfnet: error: ...`) with exit status
 2 for bad arguments; `--debug` shows the traceback instead. Subcommand
@@ -7,13 +8,17 @@ TensorFlow, matplotlib) is imported inside `run`.
 """
 
 import argparse
+import importlib
 import os
 import sys
 
-from keras_zfnet.cli import demo
-from keras_zfnet.cli import info
-from keras_zfnet.cli import train
 from keras_zfnet.utils.quiet_import import quiet_stderr
+
+#: Subcommand modules of `keras_zfnet.cli`, in `--help` order. Each has
+#: `add_parser(sub)` (no heavy import at module level) and a `run(args)`.
+#: A module that is not there yet (e.g. `browse`) is skipped.
+SUBCOMMANDS = ("demo", "project", "top", "occlusion", "diagnose", "transfer",
+               "browse", "train", "info")
 
 PROG = "keras-zfnet"
 # Errors from our code that mean "bad input" (arguments, paths, data).
@@ -39,7 +44,13 @@ def build_parser():
                         help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True,
                                 parser_class=OneLineParser)
-    for module in (demo, info, train):
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"keras_zfnet.cli.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"keras_zfnet.cli.{name}":
+                raise
+            continue
         module.add_parser(sub)
     return parser
 

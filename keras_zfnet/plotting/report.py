@@ -1,15 +1,24 @@
 """A self-contained HTML report: sections of text, key numbers, tables and
-figures (PNG, embedded so the single file can be mailed or archived)."""
+figures (PNG, embedded so the single file can be mailed or archived).
+
+Every section can carry a stable `id` (for links and checks); every table can
+be written beside the page as CSV and JSON; every figure as PNG. All text is
+HTML-escaped; the page has no external assets and scales from 400 px to
+1600 px wide (figures shrink to their card).
+"""
 
 import base64
+import csv
 import datetime
 import html
 import io
+import json
 import os
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
        margin: 0; background: #f6f7f9; color: #1d2330; }
+* { box-sizing: border-box; }
 header { background: #1d2330; color: #fff; padding: 28px 48px; }
 header h1 { margin: 0 0 6px 0; font-size: 26px; }
 header p { margin: 0; color: #b8c0d0; }
@@ -24,11 +33,24 @@ p.lead { color: #3b4456; max-width: 900px; line-height: 1.45; }
 .card .value { font-size: 24px; font-weight: 600; }
 .card .label { font-size: 12px; color: #56607a; }
 figure { margin: 14px 0; }
-figure img { max-width: 100%; border: 1px solid #e3e6ec; border-radius: 6px; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e3e6ec;
+             border-radius: 6px; }
 figcaption { font-size: 13px; color: #56607a; margin-top: 4px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill,
-        minmax(340px, 1fr)); gap: 12px; }
-table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+        minmax(min(340px, 100%), 1fr)); gap: 12px; }
+.grid figure { min-width: 0; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0;
+        max-width: 100%; }
+td, th { overflow-wrap: anywhere; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f0f2f6;
+      padding: 8px 12px; border-radius: 6px; font-size: 13px; }
+p.files { font-size: 12px; color: #56607a; }
+@media (max-width: 640px) {
+  header { padding: 18px 16px; }
+  main { padding: 6px 8px 32px; }
+  section { padding: 12px 12px; }
+  th, td { padding: 4px 4px; font-size: 12px; }
+}
 th, td { border-bottom: 1px solid #e3e6ec; padding: 5px 10px;
          text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -38,10 +60,41 @@ footer { color: #7a8296; font-size: 12px; text-align: center; }
 
 
 def figure_to_png(figure, dpi=100):
-    """PNG bytes of a matplotlib figure."""
+    """PNG bytes of a matplotlib figure (the figure is closed)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+    except ImportError:  # pragma: no cover
+        pass
     return buffer.getvalue()
+
+
+def _cell(value):
+    """A table cell as JSON-friendly data (numpy scalars to Python)."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    return value
+
+
+def write_table(folder, name, header, rows):
+    """Writes `name.csv` and `name.json` (a list of `{column: value}`).
+
+    Returns:
+        The two file names.
+    """
+    rows = [[_cell(c) for c in row] for row in rows]
+    with open(os.path.join(folder, f"{name}.csv"), "w", newline="",
+              encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    with open(os.path.join(folder, f"{name}.json"), "w",
+              encoding="utf-8") as f:
+        json.dump([dict(zip(header, row)) for row in rows], f, indent=1)
+    return f"{name}.csv", f"{name}.json"
 
 
 class Report:
@@ -54,8 +107,9 @@ class Report:
     Example:
 
     >>> report = Report("MiniZFNet on Fashion-MNIST")
-    >>> report.section("Accuracy", "Test accuracy of the preset.")
+    >>> report.section("Accuracy", "Test accuracy of the preset.", id="acc")
     >>> report.cards({"test accuracy": "91.6%"})
+    >>> report.table(["class", "accuracy"], [("bag", 0.97)], name="acc")
     >>> report.write("report/index.html")
     """
 
@@ -64,17 +118,29 @@ class Report:
         self.subtitle = subtitle
         self._sections = []
         self._figures = []
+        self._tables = []
 
-    def section(self, heading, text=None):
-        """Starts a new section."""
-        self._sections.append([f"<h2>{html.escape(heading)}</h2>"])
+    def section(self, heading, text=None, id=None):
+        """Starts a new section (`id`: the element's stable id)."""
+        attribute = f' id="{html.escape(id)}"' if id else ""
+        self._sections.append([f"<section{attribute}>",
+                               f"<h2>{html.escape(heading)}</h2>"])
         if text:
-            self._sections[-1].append(f'<p class="lead">{html.escape(text)}</p>')
+            self.paragraph(text, lead=True)
 
     def _current(self):
         if not self._sections:
             self.section(self.title)
         return self._sections[-1]
+
+    def paragraph(self, text, lead=False):
+        """A paragraph of (escaped) text."""
+        css = ' class="lead"' if lead else ""
+        self._current().append(f"<p{css}>{html.escape(text)}</p>")
+
+    def code(self, text):
+        """Preformatted text (a command, a log)."""
+        self._current().append(f"<pre>{html.escape(text)}</pre>")
 
     def cards(self, values):
         """Key numbers as large cards: `{label: value}`."""
@@ -85,16 +151,30 @@ class Report:
         )
         self._current().append(f'<div class="cards">{items}</div>')
 
-    def table(self, header, rows, caption=None):
-        """A table of `rows` (sequences) under `header`."""
+    def table(self, header, rows, caption=None, name=None):
+        """A table of `rows` (sequences) under `header`.
+
+        Args:
+            header: column names.
+            rows: sequences of cells (numbers are shown as given).
+            caption: text under the table.
+            name: also write `name.csv` and `name.json` beside the page
+                (linked from the caption).
+        """
+        rows = [list(row) for row in rows]
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
             + "</tr>"
             for row in rows
         )
-        caption = (f"<figcaption>{html.escape(caption)}</figcaption>"
-                   if caption else "")
+        links = ""
+        if name:
+            self._tables.append((name, list(header), rows))
+            links = (f' (<a href="{html.escape(name)}.csv">CSV</a>, '
+                     f'<a href="{html.escape(name)}.json">JSON</a>)')
+        caption = (f"<figcaption>{html.escape(caption or '')}{links}"
+                   "</figcaption>" if caption or links else "")
         self._current().append(
             f"<figure><table><tr>{head}</tr>{body}</table>{caption}</figure>"
         )
@@ -103,7 +183,7 @@ class Report:
         """Adds a matplotlib figure (or PNG bytes) with a caption.
 
         Args:
-            figure: a matplotlib figure or PNG bytes.
+            figure: a matplotlib figure (closed once rendered) or PNG bytes.
             caption: text under the figure.
             name: file name for the PNG copy written next to the report.
             grid: place consecutive `grid=True` figures side by side.
@@ -124,7 +204,8 @@ class Report:
             current.append(block)
 
     def write(self, path):
-        """Writes the HTML file and a PNG copy of every figure beside it.
+        """Writes the HTML file and, beside it, a PNG copy of every figure
+        and the CSV / JSON of every named table.
 
         Returns:
             The HTML file's path.
@@ -134,15 +215,18 @@ class Report:
         for name, png in self._figures:
             with open(os.path.join(folder, name), "wb") as f:
                 f.write(png)
+        for name, header, rows in self._tables:
+            write_table(folder, name, header, rows)
         sections = "".join(
-            "<section>" + "".join(parts) + "</section>"
-            for parts in self._sections
+            "".join(parts) + "</section>" for parts in self._sections
         )
         subtitle = (f"<p>{html.escape(self.subtitle)}</p>"
                     if self.subtitle else "")
         stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
         page = (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, "
+            "initial-scale=1'><link rel='icon' href='data:,'>"
             f"<title>{html.escape(self.title)}</title>"
             f"<style>{_CSS}</style></head><body>"
             f"<header><h1>{html.escape(self.title)}</h1>{subtitle}</header>"
