@@ -30,7 +30,7 @@ setup(
         include=["keras_zfnet", "keras_zfnet.*"],
         exclude=["*.__pycache__"],
     ),
-    package_data={"": ["*.json", "*.npz", "*.h5", "*.html", "*.css", "*.csv"]},
+    package_data={"": ["*.json", "*.npz", "*.h5", "*.html", "*.css", "*.js", "*.csv"]},
     install_requires=[
         # TensorFlow itself comes from an extra ("cpu" or "gpu") so that
         # pip does not replace an installed tensorflow / tensorflow-cpu.

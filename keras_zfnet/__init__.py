@@ -45,6 +45,7 @@ def _import_api():
     from keras_zfnet.analysis import invariance  # noqa: E402
     from keras_zfnet.analysis import occlusion_sensitivity  # noqa: E402
     from keras_zfnet.analysis import top_activations  # noqa: E402
+    from keras_zfnet.analysis.browse import browse  # noqa: E402
     from keras_zfnet.applications import preprocess_input  # noqa: E402
     from keras_zfnet.deconv import Deconvnet  # noqa: E402
     from keras_zfnet.deconv import receptive_field  # noqa: E402
@@ -64,6 +65,7 @@ __all__ = [
     "MiniZFNet",
     "ZFNet",
     "__version__",
+    "browse",
     "callbacks",
     "constraints",
     "correspondence",

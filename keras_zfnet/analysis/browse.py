@@ -1,0 +1,164 @@
+"""`browse`: every unit of every layer, browsable offline (DeepVis-style)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_zfnet.analysis.browse_scan import DEFAULT_BINS
+from keras_zfnet.analysis.browse_scan import browse_scan
+from keras_zfnet.analysis.browse_scan import check_not_empty
+from keras_zfnet.analysis.browse_scan import check_spatial_layers
+from keras_zfnet.deconv.receptive_field import receptive_field
+
+
+def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
+           class_names=None, display=None, batch_size=64, labels=None,
+           max_tile=96, overwrite=False, verbose="auto"):
+    """Writes a static web site to browse every unit of the chosen layers.
+
+    One streaming scan over `data` finds, for every channel of every layer,
+    its top-`k` activations and the histogram of its per-image maximum;
+    then every entry is projected to pixel space with the deconvnet and cut
+    to its receptive field next to the image patch it sees (paper Fig. 2,
+    for all units, as the deep-visualization toolbox shows them). The site
+    opens from `file://` with no server and no external assets:
+
+    - `index.html`: the layers (map size, channels, receptive field, dead
+      units);
+    - `index.html#conv5`: a grid of every channel with its top-1 projection
+      (dead channels, never active on `data`, marked and counted);
+    - `index.html#conv5/31`: the unit's top-k projections beside their
+      patches, activation values, image indices (and class names), and a
+      histogram of its maximum activation over `data`.
+
+    Arrow keys move to the previous / next unit (left / right) and back to
+    the layer (up); the search box jumps to a channel number.
+
+    Args:
+        model: a Keras Sequential or functional chain CNN (the deconvnet's
+            supported layers).
+        data: the images as the model expects them: a NumPy array
+            `(N, H, W, C)`, a `tf.data.Dataset` of images or
+            `(images, labels)`, or a `keras.utils.PyDataset`. Any length;
+            memory stays constant during the scan.
+        layers: layers with spatial maps (names, nested paths or layer
+            objects); `None` for every convolution layer.
+        k: top activations per unit (paper: 9).
+        output_dir: the site's folder. It must not exist, be empty, or hold
+            a previous browser site (replaced), unless `overwrite=True`.
+        class_names: names of the labels (shown beside image indices).
+        display: the model's preprocessing to undo on the patches (`None`:
+            per-image min-max; a family such as `"vgg16"`; a function
+            returning 0..255 pixels).
+        batch_size: batch size for the scan and the projections.
+        labels: per-image integer labels of a NumPy `data` (for datasets
+            yielding `(images, labels)` they are read from `data`).
+        max_tile: largest side of a tile in pixels; larger receptive fields
+            are downscaled.
+        overwrite: write into an existing folder that is not a browser site
+            (only the site's own files are replaced).
+        verbose: `"auto"`, 0 or 1 (progress bars).
+
+    Returns:
+        The path of the site's `index.html`.
+
+    Example:
+
+    >>> model = kz.MiniZFNet(weights="fashion_mnist")
+    >>> (_, _), (x_test, y_test) = kz.datasets.fashion_mnist.load_data()
+    >>> kz.browse(model, x_test[:1000], k=9, output_dir="units",
+    ...           labels=y_test[:1000],
+    ...           class_names=kz.datasets.fashion_mnist.CLASS_NAMES)
+    'units/index.html'
+    """
+    from keras_zfnet.plotting.browser import site
+    from keras_zfnet.plotting.display import undo_preprocessing
+
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"`k` must be an integer >= 1. Received: k={k!r}")
+    if isinstance(max_tile, bool) or not isinstance(
+            max_tile, (int, np.integer)) or max_tile < 1:
+        raise ValueError(
+            f"`max_tile` must be an integer >= 1. Received: max_tile="
+            f"{max_tile!r}")
+    names = check_spatial_layers(model, layers)
+    for name in names:
+        receptive_field(model, name)  # a clear error for unsupported layers
+    check_not_empty(data)
+    if display is not None:
+        undo_preprocessing(np.zeros((1, 1, 3), "float32"), display)
+    labels = _check_labels(labels, data)
+    if class_names is not None and (isinstance(class_names, str) or not all(
+            isinstance(c, str) for c in class_names)):
+        raise ValueError(
+            "`class_names` must be a list of strings (one per label). "
+            f"Received: class_names={class_names!r}")
+    path = site.check_output_dir(output_dir, overwrite)
+    scan = browse_scan(model, data, names, k=int(k), bins=DEFAULT_BINS,
+                       batch_size=batch_size, verbose=verbose)
+    wanted = np.concatenate([scan.top[n].indices.ravel() for n in names])
+    found = _labels_at(data, wanted, labels, batch_size)
+    return site.write_site(scan, data, path, labels=found,
+                           class_names=class_names, display=display,
+                           max_tile=int(max_tile), batch_size=batch_size,
+                           overwrite=overwrite, verbose=verbose)
+
+
+def _check_labels(labels, data):
+    if labels is None:
+        return None
+    array = np.asarray(labels)
+    if array.ndim == 2:  # one-hot
+        array = array.argmax(axis=1)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(
+            "`labels` must be a 1-D array of integer labels (or one-hot "
+            f"rows). Received: labels with shape {array.shape} and dtype "
+            f"{array.dtype}")
+    if isinstance(data, np.ndarray) and len(array) != len(data):
+        raise ValueError(
+            f"`labels` must have one label per image ({len(data)}). "
+            f"Received: {len(array)} labels")
+    return array
+
+
+def _as_label(value):
+    value = np.asarray(value)
+    return int(value.argmax()) if value.ndim else int(value)
+
+
+def _labels_at(data, wanted, labels, batch_size):
+    """Dict from dataset index to label for the `wanted` indices (from
+    `labels`, or from `(images, labels)` elements of `data`), or None."""
+    wanted = {int(i) for i in np.ravel(wanted) if i >= 0}
+    if labels is not None:
+        return {i: int(labels[i]) for i in wanted if i < len(labels)}
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        if not isinstance(spec, (tuple, list)) or len(spec) < 2:
+            return None
+        batched = len(spec[0].shape) == 4
+        stream = data.map(lambda *e: e[1])
+        found, position = {}, 0
+        for batch in stream.as_numpy_iterator():
+            items = batch if batched else [batch]
+            for item in items:
+                if position in wanted:
+                    found[position] = _as_label(item)
+                position += 1
+            if len(found) == len(wanted):
+                break
+        return found
+    if isinstance(data, keras.utils.PyDataset):
+        found, position = {}, 0
+        for index in range(len(data)):
+            element = data[index]
+            if not isinstance(element, (tuple, list)) or len(element) < 2:
+                return None
+            for item in np.asarray(element[1]):
+                if position in wanted:
+                    found[position] = _as_label(item)
+                position += 1
+        return found
+    return None
+

@@ -1,0 +1,258 @@
+"""Writes the unit browser: a static site that works from `file://`.
+
+Layout of `output_dir`:
+
+- `index.html`, `assets/browser.css`, `assets/browser.js`: the page (one
+  page, views chosen by the URL fragment: `#`, `#conv5`, `#conv5/31`);
+- `data/site.js`: the model, the layers (map size, channels, receptive
+  field, dead channels, thumbnail sheet) as `window.KZ_SITE`;
+- `data/<layer>.js`: per layer, every channel's top-k values, dataset
+  indices, positions, labels and max-activation histogram (loaded when
+  the layer is opened; `<script>` tags, since `file://` pages cannot fetch);
+- `sprites/<layer>_thumbs.png`, `sprites/<layer>_<n>.png`: sprite sheets;
+- `keras_zfnet_browser.json`: the marker that identifies a browser site
+  (only such a folder is replaced without `overwrite=True`).
+"""
+
+import html
+import json
+import os
+import re
+import shutil
+from importlib import resources
+
+import numpy as np
+
+from keras_zfnet.analysis import data_stream
+from keras_zfnet.deconv.model_graph import model_graph
+from keras_zfnet.plotting.browser import tiles
+from keras_zfnet.utils import progress
+
+FORMAT = "keras_zfnet.browser/1"
+MARKER = "keras_zfnet_browser.json"
+_OWNED = ("index.html", "assets", "data", "sprites", MARKER)
+
+
+def check_output_dir(output_dir, overwrite=False):
+    """Checks that the site may be written to `output_dir` (before any
+    work).
+
+    A missing or empty folder, or a previous browser site, is fine; any
+    other existing folder needs `overwrite=True` (then only the site's own
+    files are replaced; other files stay).
+
+    Raises:
+        ValueError: naming `output_dir` and the reason.
+    """
+    path = os.fspath(output_dir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(
+            "`output_dir` must be a folder; a file of that name exists. "
+            f"Received: output_dir={path!r}")
+    if (os.path.isdir(path) and os.listdir(path) and not overwrite
+            and not is_site(path)):
+        raise ValueError(
+            "`output_dir` exists and is not a unit browser written by "
+            "keras_zfnet; refusing to overwrite it (pass overwrite=True, or "
+            f"another folder). Received: output_dir={path!r}")
+    return path
+
+
+def is_site(path):
+    """Whether `path` holds a unit browser written by this module."""
+    try:
+        with open(os.path.join(path, MARKER), encoding="utf-8") as f:
+            return json.load(f).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _layer_ids(names):
+    """File-safe, unique ids for layer names (nested paths have '/')."""
+    ids, used = [], set()
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9_-]", "_", name) or "layer"
+        candidate, n = base, 1
+        while candidate.lower() in used:
+            n += 1
+            candidate = f"{base}_{n}"
+        used.add(candidate.lower())
+        ids.append(candidate)
+    return ids
+
+
+def _number(value):
+    """The shortest decimal that reads back as the same float32."""
+    return float(np.format_float_positional(np.float32(value), unique=True,
+                                            trim="-"))
+
+
+def _script(variable, key, payload):
+    text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    # "</" would end an inline script in some contexts; harmless to escape.
+    text = text.replace("</", "<\\/")
+    if key is None:
+        return f"window.{variable} = {text};\n"
+    return (f"(window.{variable} = window.{variable} || {{}})"
+            f"[{json.dumps(key)}] = {text};\n")
+
+
+def _histograms(histogram):
+    rows = []
+    for counts, limit in zip(histogram.counts, histogram.limits):
+        nonzero = np.flatnonzero(counts)
+        first = int(nonzero[0]) if len(nonzero) else 0
+        last = int(nonzero[-1]) + 1 if len(nonzero) else 0
+        rows.append([_number(limit), first,
+                     [int(v) for v in counts[first:last]]])
+    return rows
+
+
+def _clear(path):
+    for name in _OWNED:
+        target = os.path.join(path, name)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)
+        elif os.path.lexists(target):
+            os.remove(target)
+
+
+def _copy_assets(path, title):
+    templates = resources.files("keras_zfnet.plotting.browser") / "templates"
+    os.makedirs(os.path.join(path, "assets"), exist_ok=True)
+    for name in ("browser.css", "browser.js"):
+        with open(os.path.join(path, "assets", name), "w",
+                  encoding="utf-8") as f:
+            f.write((templates / name).read_text(encoding="utf-8"))
+    page = (templates / "index.html").read_text(encoding="utf-8")
+    with open(os.path.join(path, "index.html"), "w", encoding="utf-8") as f:
+        f.write(page.replace("{{title}}", html.escape(title)))
+
+
+def write_site(scan, data, output_dir, labels=None, class_names=None,
+               display=None, max_tile=96, batch_size=64, title=None,
+               overwrite=False, verbose="auto"):
+    """Renders a `BrowseScan` as a static site in `output_dir`.
+
+    Args:
+        scan: a `BrowseScan` (its `TopActivations` carry the model).
+        data: the scanned data (only the top-k images are read back).
+        output_dir: the site's folder (see `check_output_dir`).
+        labels: optional dict from dataset index to integer label.
+        class_names: optional names by label.
+        display: the model's preprocessing to undo on the patches.
+        max_tile: largest tile side in pixels (larger receptive fields are
+            downscaled).
+        batch_size: batch size for reading data and projecting.
+        title: the page title (default: the model's name).
+        overwrite: write into a folder that is not a previous site.
+        verbose: `"auto"`, 0 or 1.
+
+    Returns:
+        The path of the site's `index.html`.
+    """
+    path = check_output_dir(output_dir, overwrite)
+    first = scan.top[scan.layers[0]]
+    model = first.model
+    wanted = np.concatenate([scan.top[n].indices.ravel()
+                             for n in scan.layers])
+    images = data_stream.fetch(data, wanted, first.image_shape, batch_size)
+    os.makedirs(path, exist_ok=True)
+    _clear(path)
+    for folder in ("data", "sprites"):
+        os.makedirs(os.path.join(path, folder))
+    deconvnet = model_graph(model).deconvnet()
+    title = title or f"Units of {model.name}"
+    layers = []
+    bar = progress.bar(len(scan.layers), verbose, unit_name="layer")
+    for name, layer_id in zip(scan.layers, _layer_ids(scan.layers)):
+        top, histogram = scan.top[name], scan.histograms[name]
+        tile = tiles.tile_shape(top.receptive_field, max_tile)
+        projections, patches = tiles.render_layer(
+            top, images, display, deconvnet, tile, batch_size)
+        sprites = os.path.join(path, "sprites")
+        sheets = tiles.write_sheets(projections, patches, sprites, layer_id)
+        thumbs = tiles.write_thumbnails(projections, sprites, layer_id)
+        dead = [int(c) for c in np.flatnonzero(top.values[:, 0] <= 0)]
+        rf = top.receptive_field
+        shape = [int(d) for d in model_graph(model).output_shape(name)]
+        layers.append({
+            "name": name, "id": layer_id, "map": shape[:2],
+            "channels": int(len(top.channels)), "dead": dead,
+            "rf": {"size": list(rf.size), "jump": list(rf.jump),
+                   "start": list(rf.start)},
+            "tile": list(tile), "thumbs": thumbs,
+            "script": f"data/{layer_id}.js",
+        })
+        units = {
+            "name": name, "sheets": sheets,
+            "values": [[_number(v) for v in row] for row in top.values],
+            "indices": top.indices.tolist(),
+            "positions": top.positions.tolist(),
+            "labels": (None if labels is None else [
+                [labels.get(int(i)) for i in row] for row in top.indices]),
+            "hist": _histograms(histogram),
+            "silent": histogram.silent.tolist(),
+        }
+        with open(os.path.join(path, "data", f"{layer_id}.js"), "w",
+                  encoding="utf-8") as f:
+            f.write(_script("KZ_LAYERS", name, units))
+        bar.add(1)
+    site = {
+        "format": FORMAT, "title": title, "model": model.name,
+        "input_shape": list(first.image_shape), "scanned": scan.scanned,
+        "k": first.k, "bins": int(scan.histograms[scan.layers[0]].bins),
+        "class_names": None if class_names is None else [
+            str(c) for c in class_names],
+        "layers": layers,
+    }
+    with open(os.path.join(path, "data", "site.js"), "w",
+              encoding="utf-8") as f:
+        f.write(_script("KZ_SITE", None, site))
+    _copy_assets(path, title)
+    with open(os.path.join(path, MARKER), "w", encoding="utf-8") as f:
+        json.dump({"format": FORMAT, "model": model.name,
+                   "layers": list(scan.layers)}, f, indent=1)
+    return os.path.join(path, "index.html")
+
+
+
+
+def read_unit(output_dir, layer, channel):
+    """The data the site holds for one unit (for checks and scripts).
+
+    Returns:
+        A dict with `values (k,)`, `indices (k,)`, `positions (k, 2)`,
+        `labels`, `histogram` (`limit`, `first`, `counts`), `silent`,
+        `projections` and `patches` (`(k, rows, cols[, 3])` uint8, cut from
+        the sprite sheets).
+    """
+    from PIL import Image
+
+    with open(os.path.join(output_dir, "data", "site.js"),
+              encoding="utf-8") as f:
+        site = json.loads(f.read().split("=", 1)[1].strip().rstrip(";"))
+    entry = next(item for item in site["layers"] if item["name"] == layer)
+    with open(os.path.join(output_dir, entry["script"]),
+              encoding="utf-8") as f:
+        units = json.loads(f.read().split("] = ", 1)[1].strip().rstrip(";"))
+    sheet = next(s for s in units["sheets"]
+                 if s["first"] <= channel < s["first"] + s["count"])
+    pixels = np.asarray(Image.open(os.path.join(output_dir, sheet["file"])))
+    rows, cols = entry["tile"]
+    k = site["k"]
+    row = pixels[(channel - sheet["first"]) * rows:
+                 (channel - sheet["first"] + 1) * rows]
+    cut = [row[:, j * cols:(j + 1) * cols] for j in range(2 * k)]
+    limit, first, counts = units["hist"][channel]
+    return {
+        "values": np.asarray(units["values"][channel], "float32"),
+        "indices": np.asarray(units["indices"][channel], "int64"),
+        "positions": np.asarray(units["positions"][channel], "int32"),
+        "labels": (None if units["labels"] is None
+                   else units["labels"][channel]),
+        "histogram": {"limit": limit, "first": first, "counts": counts},
+        "silent": units["silent"][channel],
+        "projections": np.stack(cut[:k]), "patches": np.stack(cut[k:]),
+        "dead": channel in entry["dead"],
+    }

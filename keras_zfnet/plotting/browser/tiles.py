@@ -1,0 +1,159 @@
+"""Tiles of the unit browser: top-k projections and patches of every channel
+of a layer, rendered to 8-bit pixels and packed into PNG sprite sheets.
+
+A layer's tiles are the receptive-field crops of its entries (the box the
+activation sees; parts outside the image are black), downscaled to
+`max_tile` pixels when the receptive field is larger. Sheet `s` of a layer
+holds channels `[s * per_sheet, (s + 1) * per_sheet)` as rows; a row has
+the k projections followed by the k patches. The thumbnail sheet holds the
+top-1 projection of every channel in a grid of `THUMB_COLUMNS` columns.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from keras_zfnet.analysis.top_result import crop_boxes
+from keras_zfnet.plotting.images import input_to_image
+from keras_zfnet.plotting.images import projection_to_image
+
+THUMB_COLUMNS = 16
+MAX_SHEET_SIDE = 4096
+EMPTY = 128  # grey: an empty slot or a projection of a silent entry
+
+
+def tile_shape(receptive_field, max_tile):
+    """`(rows, cols)` of a layer's tiles: the receptive field, scaled down
+    (keeping its aspect) so that neither side exceeds `max_tile`."""
+    rows, cols = (int(s) for s in receptive_field.size)
+    scale = min(1.0, max_tile / max(rows, cols))
+    return max(1, round(rows * scale)), max(1, round(cols * scale))
+
+
+def to_uint8(images):
+    """`[0, 1]` floats to uint8 pixels (rounding to nearest)."""
+    return np.clip(np.rint(np.asarray(images) * 255.0), 0, 255).astype(
+        "uint8")
+
+
+def _resize(pixels, shape):
+    """Resizes `(h, w[, 3])` uint8 pixels to `shape` with Pillow."""
+    if pixels.shape[:2] == tuple(shape):
+        return pixels
+    from PIL import Image
+
+    image = Image.fromarray(pixels)
+    image = image.resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def render_layer(top, images, display, deconvnet, tile, batch_size=64):
+    """Projection and patch tiles of every entry of one layer.
+
+    Args:
+        top: the layer's `TopActivations`.
+        images: dict from dataset index to its model-input image.
+        display: the model's preprocessing to undo on patches (see
+            `input_to_image`).
+        deconvnet: the model's `Deconvnet`.
+        tile: `(rows, cols)` output tile shape.
+        batch_size: projections per deconvnet pass.
+
+    Returns:
+        `(projections, patches)`, each `(C, k, rows, cols[, 3])` uint8;
+        empty slots and entries whose value is <= 0 (a projection of zero)
+        are grey projections, empty slots black patches.
+    """
+    boxes = top.boxes()
+    channels, k = top.indices.shape
+    color = next(iter(images.values())).shape[-1] == 3
+    shape = (channels, k, *tile) + ((3,) if color else ())
+    projections = np.full(shape, EMPTY, "uint8")
+    patches = np.zeros(shape, "uint8")
+    shown_cache = {}
+    for (c, j), index in np.ndenumerate(top.indices):
+        if index >= 0:
+            if index not in shown_cache:
+                shown_cache[index] = _shown(images[int(index)], display)
+            shown = shown_cache[index]
+            crop = to_uint8(crop_boxes(shown[None], boxes[c, j][None])[0])
+            patches[c, j] = _resize(crop if color else crop[..., 0], tile)
+    active = np.argwhere((top.indices >= 0) & (top.values > 0))
+    for start in range(0, len(active), batch_size):
+        chunk = active[start:start + batch_size]
+        c_idx, j_idx = chunk[:, 0], chunk[:, 1]
+        batch = np.stack([images[int(i)] for i in top.indices[c_idx, j_idx]])
+        projected = deconvnet.project_positions(
+            batch, top.layer, top.channels[c_idx],
+            top.positions[c_idx, j_idx], batch_size=batch_size)
+        cropped = crop_boxes(projected, boxes[c_idx, j_idx])
+        rendered = to_uint8(projection_to_image(cropped))
+        for n, (c, j) in enumerate(chunk):
+            projections[c, j] = _resize(rendered[n], tile)
+    return projections, patches
+
+
+def _shown(image, display):
+    """A model-input image as displayed pixels `(H, W, C)` in [0, 1]."""
+    shown = input_to_image(image[None], display)[0]
+    return shown[..., None] if shown.ndim == 2 else shown
+
+
+def sheet_rows(tile, channels):
+    """Channels per sheet: as many as fit `MAX_SHEET_SIDE` (at most 32)."""
+    return max(1, min(32, channels, MAX_SHEET_SIDE // tile[0]))
+
+
+def write_sheets(projections, patches, folder, prefix):
+    """Writes a layer's sprite sheets; returns their descriptions.
+
+    Returns:
+        A list of dicts `file` (relative to `folder`'s parent), `first`
+        (first channel position), `count`, `columns` (2k), `rows`.
+    """
+    channels, k = projections.shape[:2]
+    tile = projections.shape[2:4]
+    per_sheet = sheet_rows(tile, channels)
+    sheets = []
+    for first in range(0, channels, per_sheet):
+        stop = min(channels, first + per_sheet)
+        rows = np.concatenate([projections[first:stop],
+                               patches[first:stop]], axis=1)
+        # (n, 2k, th, tw[, 3]) -> (n * th, 2k * tw[, 3])
+        grid = np.swapaxes(rows, 1, 2).reshape(
+            (stop - first) * tile[0], 2 * k * tile[1], *rows.shape[4:])
+        name = f"{prefix}_{len(sheets)}.png"
+        _save_png(grid, os.path.join(folder, name))
+        sheets.append({"file": f"{os.path.basename(folder)}/{name}",
+                       "first": first, "count": stop - first,
+                       "columns": 2 * k, "rows": stop - first})
+    return sheets
+
+
+def write_thumbnails(projections, folder, prefix, max_thumb=64):
+    """Writes the top-1 projection of every channel as one grid sheet."""
+    channels = projections.shape[0]
+    tile = projections.shape[2:4]
+    scale = min(1.0, max_thumb / max(tile))
+    thumb = (max(1, round(tile[0] * scale)), max(1, round(tile[1] * scale)))
+    columns = min(THUMB_COLUMNS, channels)
+    rows = math.ceil(channels / columns)
+    extra = projections.shape[4:]
+    grid = np.full((rows * thumb[0], columns * thumb[1], *extra), EMPTY,
+                   "uint8")
+    for c in range(channels):
+        r, q = divmod(c, columns)
+        grid[r * thumb[0]:(r + 1) * thumb[0],
+             q * thumb[1]:(q + 1) * thumb[1]] = _resize(projections[c, 0],
+                                                        thumb)
+    name = f"{prefix}_thumbs.png"
+    _save_png(grid, os.path.join(folder, name))
+    return {"file": f"{os.path.basename(folder)}/{name}", "columns": columns,
+            "rows": rows, "tile": list(thumb)}
+
+
+def _save_png(pixels, path):
+    from PIL import Image
+
+    Image.fromarray(pixels).save(path, format="PNG", compress_level=6)
