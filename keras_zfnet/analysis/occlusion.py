@@ -9,6 +9,7 @@ from keras_zfnet.analysis import incremental as incremental_lib
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import conv_utils
 from keras_zfnet.utils import progress
+from keras_zfnet.utils.compiled import one_trace_per_function
 from keras_zfnet.utils import validation
 
 
@@ -204,7 +205,7 @@ def _build_functions(model_view, layer, image_shape, plan):
         return (tf.reshape(prob, shape), tf.reshape(predicted, shape),
                 tf.reshape(activity, shape))
 
-    return base, occluded
+    return one_trace_per_function(base), one_trace_per_function(occluded)
 
 
 def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",

@@ -12,6 +12,7 @@ from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.deconv.receptive_field import receptive_field
 from keras_zfnet.ops import first_argmax_2d
 from keras_zfnet.utils import progress
+from keras_zfnet.utils.compiled import one_trace_per_function
 from keras_zfnet.utils import validation
 
 
@@ -77,7 +78,7 @@ def _step_function(extractor, channel_lists, k, image_shape,
             for out, picked, state in zip(outputs, selections, states)
         ]
 
-    return step
+    return one_trace_per_function(step)
 
 
 def _cached_step(model_view, names, channel_lists, k, image_shape,

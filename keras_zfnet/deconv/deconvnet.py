@@ -5,9 +5,11 @@ import tensorflow as tf
 
 from keras_zfnet.deconv import forward
 from keras_zfnet.deconv import graph
+from keras_zfnet.deconv.graph_deconvnet import GraphPath
 from keras_zfnet.deconv import mirror
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.ops import first_argmax_positions
+from keras_zfnet.utils.compiled import one_trace_per_function
 from keras_zfnet.deconv import windowed
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
@@ -91,9 +93,18 @@ class Deconvnet:
         self.windowed = windowed
         self.jit_compile = jit_compile
         self._graph = model_graph(model)
-        self._layers = self._graph.chain()
         self._input_shape = self._graph.input_shape
         probe = tuple(_PROBE_SIZE if d is None else d for d in self._input_shape)
+        self._mirror_cache = {}
+        self._function_cache = {}
+        self._graph_path = None
+        try:
+            self._layers = self._graph.chain()
+        except ValueError:  # branches: the graph path (graph_deconvnet)
+            self._graph_path = GraphPath(self._graph, windowed)
+            self._probe = probe
+            self._layer_names = tuple(self._graph_path.walk(probe).projectable)
+            return
         stages, self._blocker = self._graph.stages(probe)
         if not stages:
             layer, reason = self._blocker
@@ -102,8 +113,6 @@ class Deconvnet:
             )
         self._layer_names = tuple(stage.name for stage in stages)
         self._stage_layers = tuple(stage.layer for stage in stages)
-        self._mirror_cache = {}
-        self._function_cache = {}
 
     @property
     def layer_names(self):
@@ -132,6 +141,9 @@ class Deconvnet:
         shape = self._concrete_shape(input_shape)
         name = self._resolve(layer)
         key = (shape, name, xla_compatible)
+        if key not in self._mirror_cache and self._graph_path is not None:
+            self._mirror_cache[key] = self._graph_path.mirror_for(
+                shape, name, xla_compatible)
         if key not in self._mirror_cache:
             stages = self._stages(shape)
             index = self._layer_names.index(name)
@@ -261,6 +273,8 @@ class Deconvnet:
     def _resolve(self, layer):
         """The stage name of `layer` (a name, a nested path or a layer),
         with the model-wide resolution every entry point shares."""
+        if self._graph_path is not None:
+            return self._graph_path.resolve(layer, self._probe)
         target = self._graph.get_layer(layer)
         for name, stage_layer in zip(self._layer_names, self._stage_layers):
             if stage_layer is target:
@@ -289,6 +303,8 @@ class Deconvnet:
         return shape
 
     def _stages(self, shape):
+        if self._graph_path is not None:  # seeds: .name, .output_shape
+            return self._graph_path.seeds(shape)
         return self._graph.stages(shape)[0]
 
     def _use_windows(self, stages, index):
@@ -315,7 +331,10 @@ class Deconvnet:
                 windowed.mirror_cost(stages, index) < _XLA_MAX_FULL_COST)
 
     def _projector(self, shape, index, mode, items):
-        xla = self._use_xla(self._stages(shape), index, items)
+        if self._graph_path is not None:
+            xla = self.jit_compile is True
+        else:
+            xla = self._use_xla(self._stages(shape), index, items)
         key = (shape, index, mode, xla)
         if key not in self._function_cache:
             self._function_cache[key] = self._build_projector(
@@ -324,81 +343,118 @@ class Deconvnet:
         return self._function_cache[key]
 
     def _build_projector(self, shape, index, mode, xla):
+        """The compiled projection pass for one shape, layer and mode."""
         stages = self._stages(shape)
-        top = stages[index]
-        spatial = len(top.output_shape) == 3
+        if self._graph_path is not None:
+            runner = self._graph_path.runner(
+                shape, stages[index].id, mode, xla,
+                self.mirror_for(stages[index].name, shape, xla))
+            return one_trace_per_function(
+                _positions_function(runner, shape, {}) if mode == "positions"
+                else _channels_function(runner, shape, mode, {}))
         window_plan = (
             self._use_windows(stages, index) if mode != "all" else None
         )
-        pools = [i for i in range(index, -1, -1) if stages[i].kind == "pool"]
-        image_spec = tf.TensorSpec((None, *shape), tf.float32)
-        channel_spec = tf.TensorSpec((None,), tf.int32)
-
-        # With XLA (see `_use_xla`) the whole projection is compiled:
-        # switches then come from XLA-compilable ops.
-        outer_options = {"jit_compile": True} if xla else {}
         mirror_model = None
         if window_plan is None:
-            mirror_model = self.mirror_for(top.name, shape,
+            mirror_model = self.mirror_for(stages[index].name, shape,
                                            xla_compatible=xla)
-
-        def run_mirror(activations, switches, item_images, item_channels,
-                       positions, maps):
-            if window_plan is not None:
-                values = _values_at(activations, item_images, item_channels,
-                                    positions)
-                return windowed.project(
-                    stages, index, window_plan, positions, values,
-                    item_channels, item_images, switches,
-                    xla_compatible=xla,
-                )
-            if maps is None:
-                maps = _point_maps(activations, item_images, item_channels,
-                                   positions)
-            seed = _seed(maps, item_channels, top.output_shape[-1], spatial)
-            item_switches = [tf.gather(switches[i], item_images)
-                             for i in pools]
-            return mirror_model([seed, *item_switches], training=False)
-
+        runner = _MirrorRunner(stages, index, window_plan, mirror_model, xla)
+        # With XLA (see `_use_xla`) the whole projection is compiled:
+        # switches then come from XLA-compilable ops.
+        options = {"jit_compile": True} if xla else {}
         if mode == "positions":
-            @tf.function(input_signature=[
-                image_spec, channel_spec, tf.TensorSpec((None, 2), tf.int32)
-            ], **outer_options)
-            def project_positions(images, channels, positions):
-                outputs, switches = forward.record_forward(
-                    stages, images, index, xla=xla
-                )
-                items = tf.range(tf.shape(images)[0])
-                return run_mirror(outputs[index], switches, items, channels,
-                                  positions, None)
+            function = _positions_function(runner, shape, options)
+        else:
+            function = _channels_function(runner, shape, mode, options)
+        return one_trace_per_function(function)
 
-            return project_positions
 
-        @tf.function(input_signature=[image_spec, channel_spec],
-                     **outer_options)
-        def project(images, channels):
-            outputs, switches = forward.record_forward(
-                stages, images, index, xla=xla)
-            activations = outputs[index]
-            n = tf.shape(images)[0]
-            k = tf.shape(channels)[0]
-            item_images = tf.repeat(tf.range(n), k)
-            item_channels = tf.tile(channels, [n])
-            maps = positions = None
-            if not spatial:
-                maps = tf.reshape(tf.gather(activations, channels, axis=1),
-                                  (-1,))
-            elif mode == "all":
-                maps = _channel_maps(activations, channels)
-            else:
-                positions = first_argmax_positions(
-                    _channel_maps(activations, channels)
-                )
-            projections = run_mirror(activations, switches, item_images,
-                                     item_channels, positions, maps)
-            return tf.reshape(projections, (n, k, *shape))
+class _MirrorRunner:
+    """Runs the forward pass with switches, then the mirror (whole or on
+    receptive-field windows) for a batch of seeded items."""
 
-        return project
+    def __init__(self, stages, index, window_plan, mirror_model, xla):
+        self.stages = stages
+        self.index = index
+        self.window_plan = window_plan
+        self.mirror_model = mirror_model
+        self.xla = xla
+        self.top = stages[index]
+        self.spatial = len(self.top.output_shape) == 3
+        self.pools = [i for i in range(index, -1, -1)
+                      if stages[i].kind == "pool"]
+
+    def forward(self, images):
+        outputs, switches = forward.record_forward(
+            self.stages, images, self.index, xla=self.xla)
+        return outputs[self.index], switches
+
+    def mirror(self, activations, switches, item_images, item_channels,
+               positions=None, maps=None):
+        """Projects items `(image, channel)` seeded at `positions` (their
+        own activation) or with whole `maps`."""
+        if self.window_plan is not None:
+            values = _values_at(activations, item_images, item_channels,
+                                positions)
+            return windowed.project(
+                self.stages, self.index, self.window_plan, positions, values,
+                item_channels, item_images, switches,
+                xla_compatible=self.xla,
+            )
+        if maps is None:
+            maps = _point_maps(activations, item_images, item_channels,
+                               positions)
+        seed = _seed(maps, item_channels, self.top.output_shape[-1],
+                     self.spatial)
+        item_switches = [tf.gather(switches[i], item_images)
+                         for i in self.pools]
+        return self.mirror_model([seed, *item_switches], training=False)
+
+
+def _positions_function(runner, shape, options):
+    """`f(images, channels, positions)`: one given activation per image."""
+    @tf.function(input_signature=[
+        tf.TensorSpec((None, *shape), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((None, 2), tf.int32),
+    ], **options)
+    def project_positions(images, channels, positions):
+        activations, switches = runner.forward(images)
+        items = tf.range(tf.shape(images)[0])
+        return runner.mirror(activations, switches, items, channels,
+                             positions=positions)
+
+    return project_positions
+
+
+def _channels_function(runner, shape, mode, options):
+    """`f(images, channels)`: every channel of every image, seeded by its
+    first maximum (`"max"`) or its whole map (`"all"`)."""
+    @tf.function(input_signature=[
+        tf.TensorSpec((None, *shape), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+    ], **options)
+    def project(images, channels):
+        activations, switches = runner.forward(images)
+        n = tf.shape(images)[0]
+        k = tf.shape(channels)[0]
+        item_images = tf.repeat(tf.range(n), k)
+        item_channels = tf.tile(channels, [n])
+        maps = positions = None
+        if not runner.spatial:
+            maps = tf.reshape(tf.gather(activations, channels, axis=1),
+                              (-1,))
+        elif mode == "all":
+            maps = _channel_maps(activations, channels)
+        else:
+            positions = first_argmax_positions(
+                _channel_maps(activations, channels))
+        projections = runner.mirror(activations, switches, item_images,
+                                    item_channels, positions, maps)
+        return tf.reshape(projections, (n, k, *shape))
+
+    return project
 
 
 def _check_batch_size(batch_size):
