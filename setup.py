@@ -47,7 +47,10 @@ setup(
         "cpu": ["tensorflow-cpu>=2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "tf": ["tensorflow>=2.16"],
-        "test": ["pytest>=7", "pytest-xdist"],
+        # nbclient / ipykernel run the notebooks; playwright drives the
+        # system chromium for the report's browser checks.
+        "test": ["pytest>=7", "pytest-xdist", "nbclient", "nbformat",
+                 "ipykernel", "playwright"],
         "notebooks": ["nbformat", "nbclient", "ipykernel"],
     },
     entry_points={"console_scripts": ["keras-zfnet=keras_zfnet.cli:main"]},

@@ -51,19 +51,23 @@ def new_page(args, title, text):
 def write_json(args, name, payload):
     path = os.path.join(args.output, name)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(_plain(payload), f, indent=1)
+        json.dump(plain(payload), f, indent=1)
     return path
 
 
-def _plain(value):
+def plain(value):
+    """`value` with numpy arrays / scalars as Python lists / numbers and
+    non-finite floats as None (for JSON)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return plain(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
     return value
 
 
