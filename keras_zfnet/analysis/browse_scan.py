@@ -3,8 +3,8 @@ a histogram of every channel's per-image maximum, from the same forward pass.
 
 The top-k part is `top_activations`' own merge (`_merge_batch`), so the
 entries equal what `top_activations` returns. The histogram of channel `c`
-has `bins` equal bins over `[-limit[c], limit[c]]`, where `limit[c]` is the
-smallest power of two >= the largest |maximum| seen. When a batch brings a
+has `bins` equal half-open bins over `[-limit[c], limit[c])`, where
+`limit[c]` is the smallest power of two > the largest |maximum| seen. When a batch brings a
 larger value the range doubles (as often as needed) and neighbouring bins
 merge: the edges of a doubled range are edges of the old one, so counts stay
 exact, and shards merge exactly too (`BrowseScan.merge`).
@@ -32,8 +32,9 @@ class MaxHistogram:
     Attributes:
         layer: the layer's name.
         counts: `(C, bins)` int64 image counts; bin `b` of channel `c` covers
-            `[edges[b], edges[b + 1])` of `edges(c)` (the last bin is closed).
-        limits: `(C,)` float32 half-ranges: bins span `[-limit, limit]`; 0
+            `[edges[b], edges[b + 1])` of `edges(c)`.
+        limits: `(C,)` float32 half-ranges, powers of two: bins span
+            `[-limit, limit)` and every |maximum| is < limit; 0
             while every maximum seen was 0 (all counts in bin `bins // 2`).
         silent: `(C,)` int64 number of images whose maximum is <= 0 (the
             unit never fired on them).
@@ -123,12 +124,13 @@ def _rebin_numpy(counts, old_limits, new_limits):
     return out
 
 
-def _power_of_two_at_least(values):
-    """Smallest power of two >= each positive value (0 stays 0)."""
+def _power_of_two_above(values):
+    """Smallest power of two > each positive value (0 stays 0): every
+    value then lies strictly inside its range, in a half-open bin."""
     safe = tf.where(values > 0, values, 1.0)
-    power = tf.pow(2.0, tf.math.ceil(tf.math.log(safe) / np.log(2.0)))
-    power = tf.where(power < safe, power * 2.0, power)
-    power = tf.where(power / 2.0 >= safe, power / 2.0, power)
+    power = tf.pow(2.0, tf.math.floor(tf.math.log(safe) / np.log(2.0)) + 1)
+    power = tf.where(power <= safe, power * 2.0, power)
+    power = tf.where(power / 2.0 > safe, power / 2.0, power)
     return tf.where(values > 0, power, 0.0)
 
 
@@ -139,7 +141,7 @@ def _update_histogram(peak, valid, state, bins):
     real = tf.range(tf.shape(peak)[0]) < valid
     magnitude = tf.reduce_max(
         tf.where(real[:, None], tf.abs(peak), 0.0), axis=0)
-    new_limits = tf.maximum(limits, _power_of_two_at_least(magnitude))
+    new_limits = tf.maximum(limits, _power_of_two_above(magnitude))
     factor = tf.where(limits > 0, new_limits / tf.where(
         limits > 0, limits, 1.0), 1.0)
     channels = tf.shape(counts)[0]
