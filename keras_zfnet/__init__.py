@@ -42,6 +42,10 @@ def _import_api():
     from keras_zfnet.analysis import TopActivations  # noqa: E402
     from keras_zfnet.analysis import correspondence  # noqa: E402
     from keras_zfnet.analysis import diagnose  # noqa: E402
+    from keras_zfnet.analysis import extract_features  # noqa: E402
+    from keras_zfnet.analysis import layer_analysis  # noqa: E402
+    from keras_zfnet.analysis import mean_average_precision  # noqa: E402
+    from keras_zfnet.analysis import transfer_model  # noqa: E402
     from keras_zfnet.analysis import invariance  # noqa: E402
     from keras_zfnet.analysis import occlusion_sensitivity  # noqa: E402
     from keras_zfnet.analysis import top_activations  # noqa: E402
@@ -72,7 +76,11 @@ __all__ = [
     "datasets",
     "decode_predictions",
     "diagnose",
+    "extract_features",
     "invariance",
+    "layer_analysis",
+    "mean_average_precision",
+    "transfer_model",
     "layers",
     "occlusion_sensitivity",
     "preprocess_input",

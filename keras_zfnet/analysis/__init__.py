@@ -5,6 +5,12 @@ from keras_zfnet.analysis.correspondence import correspondence
 from keras_zfnet.analysis.diagnosis import diagnose
 from keras_zfnet.analysis.diagnosis_result import Diagnosis
 from keras_zfnet.analysis.diagnosis_result import Finding
+from keras_zfnet.analysis.features import extract_features
+from keras_zfnet.analysis.layer_analysis import layer_analysis
+from keras_zfnet.analysis.layer_result import LayerAnalysis
+from keras_zfnet.analysis.metrics import mean_average_precision
+from keras_zfnet.analysis.transfer import FrozenFeatures
+from keras_zfnet.analysis.transfer import transfer_model
 from keras_zfnet.analysis.invariance import InvarianceResult
 from keras_zfnet.analysis.invariance import invariance
 from keras_zfnet.analysis.occlusion import OcclusionResult
@@ -18,6 +24,12 @@ __all__ = [
     "CorrespondenceResult",
     "correspondence",
     "diagnose",
+    "extract_features",
+    "FrozenFeatures",
+    "layer_analysis",
+    "LayerAnalysis",
+    "mean_average_precision",
+    "transfer_model",
     "InvarianceResult",
     "invariance",
     "OcclusionResult",

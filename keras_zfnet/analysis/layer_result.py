@@ -1,0 +1,121 @@
+"""The result of `layer_analysis`: rows of mean +- std over random splits."""
+
+import csv
+import dataclasses
+
+import numpy as np
+
+SCRATCH = "scratch"
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerAnalysis:
+    """Per-layer transfer scores (paper Tables 3-4 and 6).
+
+    Attributes:
+        rows: tuple of dicts, one per (classifier, layer, per_class):
+            `classifier` (`"svm"`, `"softmax"`, ... or `"scratch"` for the
+            from-scratch baseline), `layer` (the feature layer; `"all"` for
+            the baseline), `per_class`, `mean`, `std` (over splits, population
+            std), `scores` (`(splits,)` array) and `metric`.
+        metric: `"mean_class_accuracy"` or `"mean_average_precision"`.
+        layers: the analysed layers, in order.
+        per_class: the training-set sizes per class.
+        splits: the number of random splits.
+        train_indices: dict `(per_class, split) -> ` sorted positions in
+            `data` of that split's training images.
+        test_indices: dict `(per_class, split) -> ` positions of its test
+            images (in `data`, or in `test_data` when given).
+    """
+
+    rows: tuple
+    metric: str
+    layers: tuple
+    per_class: tuple
+    splits: int
+    train_indices: dict = dataclasses.field(default_factory=dict, repr=False)
+    test_indices: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def row(self, classifier, layer, per_class):
+        """The row of one (classifier, layer, per_class), or `KeyError`."""
+        for row in self.rows:
+            if (row["classifier"], row["layer"], row["per_class"]) == (
+                    classifier, layer, per_class):
+                return row
+        raise KeyError((classifier, layer, per_class))
+
+    def means(self, classifier, per_class):
+        """`(len(layers),)` mean scores of a classifier, in layer order."""
+        return np.array([self.row(classifier, layer, per_class)["mean"]
+                         for layer in self.layers])
+
+    @property
+    def classifiers(self):
+        seen = []
+        for row in self.rows:
+            if row["classifier"] not in seen:
+                seen.append(row["classifier"])
+        return tuple(seen)
+
+    def to_markdown(self, percent=True):
+        """A Markdown table: one row per (classifier, layer), one column per
+        training-set size, cells `mean ± std`."""
+        scale = 100.0 if percent else 1.0
+        digits = 1 if percent else 3
+        header = ["classifier", "layer"] + [f"{k}/class"
+                                            for k in self.per_class]
+        lines = ["| " + " | ".join(header) + " |",
+                 "|" + "|".join(["---"] * 2 + ["---:"] * len(self.per_class))
+                 + "|"]
+        done = set()
+        for row in self.rows:
+            key = (row["classifier"], row["layer"])
+            if key in done:
+                continue
+            done.add(key)
+            cells = []
+            for k in self.per_class:
+                try:
+                    r = self.row(*key, k)
+                except KeyError:
+                    cells.append("")
+                    continue
+                cells.append(f"{scale * r['mean']:.{digits}f} ± "
+                             f"{scale * r['std']:.{digits}f}")
+            lines.append("| " + " | ".join([*key, *cells]) + " |")
+        return "\n".join(lines)
+
+    def to_csv(self, path):
+        """Writes the rows (one per line, per-split scores `;`-joined)."""
+        fields = ["classifier", "layer", "per_class", "metric", "mean", "std",
+                  "scores"]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            for row in self.rows:
+                writer.writerow(dict(
+                    classifier=row["classifier"], layer=row["layer"],
+                    per_class=row["per_class"], metric=row["metric"],
+                    mean=f"{row['mean']:.6f}", std=f"{row['std']:.6f}",
+                    scores=";".join(f"{s:.6f}" for s in row["scores"])))
+        return path
+
+    def plot(self, ax=None):
+        """Score against layer, one line per classifier and training-set
+        size, the scratch baseline dashed (see
+        `keras_zfnet.plotting.plot_layer_analysis`)."""
+        from keras_zfnet.plotting.layer_analysis import plot_layer_analysis
+
+        return plot_layer_analysis(self, ax=ax)
+
+    def __repr__(self):
+        best = max((r for r in self.rows if r["classifier"] != SCRATCH),
+                   key=lambda r: r["mean"], default=None)
+        text = (f"<LayerAnalysis {self.metric}: {len(self.layers)} layers x "
+                f"{len(self.classifiers)} classifiers x per_class "
+                f"{self.per_class}, {self.splits} splits")
+        if best is not None:
+            text += (f"; best {best['classifier']} on {best['layer']} at "
+                     f"{best['per_class']}/class: {best['mean']:.3f} ± "
+                     f"{best['std']:.3f}")
+        return text + ">"

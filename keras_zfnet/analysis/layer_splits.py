@@ -1,0 +1,126 @@
+"""Argument checks and the random train / test splits of `layer_analysis`."""
+
+import numpy as np
+
+from keras_zfnet.analysis import metrics
+from keras_zfnet.datasets.splits import k_per_class_split
+
+
+def as_labels(labels, name="labels"):
+    """`(labels, multi_label)`: 1-D integer labels or a multi-hot matrix."""
+    array = np.asarray(labels)
+    if array.ndim == 1 and array.size and np.issubdtype(array.dtype,
+                                                        np.integer):
+        return array.astype("int64"), False
+    if array.ndim == 1 and array.size and np.issubdtype(array.dtype,
+                                                        np.floating) \
+            and np.all(array == np.round(array)):
+        return array.astype("int64"), False
+    if metrics.is_multi_hot(array):
+        return array.astype("int64"), True
+    raise ValueError(
+        f"`{name}` must be 1-D integer class labels or a multi-hot (N, C) "
+        f"matrix of 0 / 1. Received: {name} with shape {array.shape} and "
+        f"dtype {array.dtype}"
+    )
+
+
+def as_per_class(per_class):
+    """`per_class` as a tuple of integers >= 1."""
+    values = (per_class,) if np.ndim(per_class) == 0 else tuple(per_class)
+    ok = bool(values) and all(
+        not isinstance(v, bool) and np.ndim(v) == 0 and int(v) == v and v >= 1
+        for v in values)
+    if not ok:
+        raise ValueError(
+            "`per_class` must be an integer >= 1 or a list of them (training "
+            f"images per class). Received: per_class={per_class!r}"
+        )
+    return tuple(int(v) for v in values)
+
+
+def class_counts(labels, multi_label):
+    """`(classes, counts)`: images per class (positives for multi-hot)."""
+    if multi_label:
+        return np.arange(labels.shape[1]), labels.sum(axis=0)
+    return np.unique(labels, return_counts=True)
+
+
+def check_per_class(per_class, labels, multi_label, keep_test):
+    """Raises unless every class has `max(per_class)` training images (and
+    one more to test when the test images come from the same data)."""
+    classes, counts = class_counts(labels, multi_label)
+    need = max(per_class) + (1 if keep_test else 0)
+    small = counts < need
+    if small.any():
+        worst = int(counts.min())
+        reason = (" and one image per class must stay for testing"
+                  if keep_test else "")
+        raise ValueError(
+            f"`per_class` must be at most {worst - (1 if keep_test else 0)}:"
+            f" the smallest class has {worst} images{reason} (classes "
+            f"{classes[small].tolist()[:10]} have "
+            f"{counts[small].tolist()[:10]}). "
+            f"Received: per_class={max(per_class)}"
+        )
+
+
+def split_seeds(seed, splits):
+    """One integer seed per split, drawn from `seed`."""
+    return np.random.default_rng(seed).integers(0, 2**31 - 1, size=splits)
+
+
+def _multi_label_train(labels, k, rng):
+    """At least `k` positives per class: classes in random order, each
+    topped up with random images containing it that are not chosen yet."""
+    chosen = np.zeros(len(labels), dtype=bool)
+    for c in rng.permutation(labels.shape[1]):
+        have = int(np.sum(labels[chosen, c]))
+        if have >= k:
+            continue
+        pool = np.flatnonzero((labels[:, c] == 1) & ~chosen)
+        chosen[rng.permutation(pool)[:k - have]] = True
+    return np.flatnonzero(chosen)
+
+
+def _cap_test(labels, test, multi_label, cap, rng):
+    if cap is None:
+        return test
+    if multi_label:
+        keep = np.zeros(len(labels), dtype=bool)
+        for c in range(labels.shape[1]):
+            members = test[labels[test, c] == 1]
+            keep[rng.permutation(members)[:cap]] = True
+        return np.flatnonzero(keep)
+    keep = [rng.permutation(test[labels[test] == c])[:cap]
+            for c in np.unique(labels[test])]
+    return np.sort(np.concatenate(keep))
+
+
+def draw_split(labels, k, seed, multi_label, test_per_class=None,
+               test_labels=None):
+    """One split: `(train, test)` index arrays.
+
+    Without `test_labels`, `k` images per class train (`k_per_class_split`
+    for single labels) and the rest of `labels` test (at most
+    `test_per_class` per class). With `test_labels` (a separate test set),
+    `k` images per class of `labels` train and the test indices point into
+    `test_labels`.
+    """
+    rng = np.random.default_rng(seed)
+    if test_labels is None and not multi_label:
+        return k_per_class_split(labels, k, seed=int(seed),
+                                 max_test_per_class=test_per_class)
+    if multi_label:
+        train = _multi_label_train(labels, k, rng)
+    else:
+        train = np.sort(np.concatenate([
+            rng.permutation(np.flatnonzero(labels == c))[:k]
+            for c in np.unique(labels)]))
+    if test_labels is None:
+        test = np.setdiff1d(np.arange(len(labels)), train)
+        return train, _cap_test(labels, test, multi_label, test_per_class,
+                                rng)
+    test = np.arange(len(test_labels))
+    return train, _cap_test(test_labels, test, multi_label, test_per_class,
+                            rng)

@@ -1,0 +1,229 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_zfnet as kz
+from keras_zfnet.analysis import linear_probe
+from keras_zfnet.analysis.layer_analysis import layer_analysis
+from keras_zfnet.analysis.metrics import mean_average_precision
+
+CLASSES = 3
+
+
+def synthetic_model():
+    """A "model" with a layer that reads the class pixels (`signal`) and
+    one that reads pure-noise pixels (`noise`)."""
+    inputs = keras.Input((6, 6, 1))
+    flat = keras.layers.Flatten(name="flat")(inputs)
+    signal = keras.layers.Dense(CLASSES, name="signal")
+    noise = keras.layers.Dense(CLASSES, name="noise")
+    s = signal(flat)
+    n = noise(flat)
+    joined = keras.layers.Concatenate(name="joined")([s, n])
+    outputs = keras.layers.Dense(CLASSES, activation="softmax",
+                                 name="out")(joined)
+    model = keras.Model(inputs, outputs)
+    pick = np.zeros((36, CLASSES), "float32")
+    pick[np.arange(CLASSES), np.arange(CLASSES)] = 1.0  # pixels 0..2
+    signal.set_weights([pick, np.zeros(CLASSES, "float32")])
+    pick = np.zeros((36, CLASSES), "float32")
+    pick[20 + np.arange(CLASSES), np.arange(CLASSES)] = 1.0  # pixels 20..22
+    noise.set_weights([pick, np.zeros(CLASSES, "float32")])
+    return model
+
+
+def synthetic_data(per_class=20, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(CLASSES), per_class)
+    x = rng.normal(size=(len(y), 36)).astype("float32")
+    x[np.arange(len(y)), y] += 4.0  # the class pixel lights up
+    return x.reshape(-1, 6, 6, 1), y
+
+
+@pytest.fixture(scope="module")
+def model():
+    return synthetic_model()
+
+
+def test_ranks_signal_layer_above_noise_layer(model):
+    x, y = synthetic_data()
+    result = layer_analysis(model, ["noise", "signal"], x, y, per_class=5,
+                            splits=3, verbose=0)
+    assert result.metric == "mean_class_accuracy"
+    for classifier in ("svm", "softmax"):
+        noise, signal = result.means(classifier, 5)
+        assert signal > 0.9
+        assert noise < 0.6
+    row = result.row("softmax", "signal", 5)
+    assert len(row["scores"]) == 3
+    assert row["mean"] == pytest.approx(np.mean(row["scores"]))
+    assert row["std"] == pytest.approx(np.std(row["scores"]))
+    assert "| softmax | signal |" in result.to_markdown()
+
+
+def test_splits_respect_per_class_and_are_disjoint(model):
+    x, y = synthetic_data(per_class=12)
+    result = layer_analysis(model, "signal", x, y, per_class=(2, 4),
+                            splits=3, test_per_class=5, verbose=0)
+    assert set(result.train_indices) == {(k, s) for k in (2, 4)
+                                         for s in range(3)}
+    for (k, s), train in result.train_indices.items():
+        test = result.test_indices[(k, s)]
+        assert np.bincount(y[train], minlength=CLASSES).tolist() == \
+            [k] * CLASSES
+        assert np.bincount(y[test], minlength=CLASSES).tolist() == \
+            [5] * CLASSES
+        assert not set(train.tolist()) & set(test.tolist())
+    # Different splits differ.
+    assert not np.array_equal(result.train_indices[(4, 0)],
+                              result.train_indices[(4, 1)])
+
+
+def test_reproducible_with_the_same_seed(model):
+    x, y = synthetic_data()
+    first = layer_analysis(model, ["noise", "signal"], x, y, per_class=3,
+                           splits=2, seed=7, verbose=0)
+    second = layer_analysis(model, ["noise", "signal"], x, y, per_class=3,
+                            splits=2, seed=7, verbose=0)
+    other = layer_analysis(model, ["noise", "signal"], x, y, per_class=3,
+                           splits=2, seed=8, verbose=0)
+    for a, b in zip(first.rows, second.rows):
+        np.testing.assert_array_equal(a["scores"], b["scores"])
+    for key, train in first.train_indices.items():
+        np.testing.assert_array_equal(train, second.train_indices[key])
+    assert any(not np.array_equal(t, other.train_indices[key])
+               for key, t in first.train_indices.items())
+
+
+def test_separate_test_set_and_streamed_data(model):
+    x, y = synthetic_data(per_class=10, seed=1)
+    x_test, y_test = synthetic_data(per_class=7, seed=2)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    result = layer_analysis(model, "signal", dataset, y, per_class=4,
+                            splits=2, classifiers="softmax",
+                            test_data=x_test, test_labels=y_test, verbose=0)
+    for key, test in result.test_indices.items():
+        np.testing.assert_array_equal(test, np.arange(len(y_test)))
+        assert np.bincount(y[result.train_indices[key]]).tolist() == [4] * 3
+    assert result.row("softmax", "signal", 4)["mean"] > 0.9
+
+
+def test_projection_gives_the_full_feature_classifier():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(12, 50)) * rng.uniform(0.5, 3, 50) + 1.0
+    test = rng.normal(size=(30, 50)) * 2
+    y = np.arange(12) % 3
+    mean, scale = train.mean(0), train.std(0)
+    full = LogisticRegression(C=0.5, max_iter=5000, tol=1e-10).fit(
+        (train - mean) / scale, y)
+    z_train, z_test = linear_probe.project(train, test)
+    assert z_train.shape[1] <= 12
+    small = LogisticRegression(C=0.5, max_iter=5000, tol=1e-10).fit(
+        z_train, y)
+    np.testing.assert_allclose(small.decision_function(z_test),
+                               full.decision_function((test - mean) / scale),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_mean_average_precision_by_hand():
+    y = np.array([[1, 0], [0, 1], [1, 1]])
+    scores = np.array([[.9, .2], [.1, .7], [.4, .1]])
+    # class 0: positives ranked 1st and 2nd -> AP 1; class 1: ranks 1 and 3
+    # -> (1 + 2/3) / 2.
+    value, per_class = mean_average_precision(y, scores,
+                                              return_per_class=True)
+    np.testing.assert_allclose(per_class, [1.0, 5 / 6])
+    assert value == pytest.approx((1 + 5 / 6) / 2)
+    with pytest.raises(ValueError, match="scores"):
+        mean_average_precision(y, scores[:2])
+    with pytest.raises(ValueError, match="y_true"):
+        mean_average_precision(np.array([0, 1, 1]), scores[:, 0])
+
+
+def test_multi_hot_labels_use_average_precision(model):
+    x, y = synthetic_data(per_class=15)
+    multi = np.eye(CLASSES, dtype="int64")[y]
+    some = np.arange(0, len(y), 4)
+    multi[some, (y[some] + 1) % CLASSES] = 1  # some images carry two labels
+    result = layer_analysis(model, ["noise", "signal"], x, multi,
+                            per_class=4, splits=2,
+                            classifiers=("svm", "sigmoid"), verbose=0)
+    assert result.metric == "mean_average_precision"
+    for key, train in result.train_indices.items():
+        assert (multi[train].sum(axis=0) >= 4).all()
+        assert not set(train.tolist()) & set(result.test_indices[key].tolist())
+    noise, signal = result.means("sigmoid", 4)
+    assert signal > noise
+
+
+def test_scratch_baseline_row(model):
+    x, y = synthetic_data(per_class=8)
+    result = layer_analysis(model, "signal", x, y, per_class=3, splits=2,
+                            classifiers="softmax", baseline="scratch",
+                            baseline_epochs=2, verbose=0)
+    row = result.row("scratch", "all", 3)
+    assert row["scores"].shape == (2,)
+    assert np.all((row["scores"] >= 0) & (row["scores"] <= 1))
+    assert result.rows[-1] is row
+
+
+def test_plot(model):
+    x, y = synthetic_data()
+    result = layer_analysis(model, ["noise", "signal"], x, y, per_class=3,
+                            splits=2, verbose=0)
+    figure = result.plot()
+    assert len(figure.axes[0].lines) >= 2
+    import matplotlib.pyplot as plt
+    plt.close(figure)
+
+
+def test_to_csv(model, tmp_path):
+    x, y = synthetic_data()
+    result = layer_analysis(model, "signal", x, y, per_class=3, splits=2,
+                            verbose=0)
+    text = open(result.to_csv(tmp_path / "rows.csv")).read().splitlines()
+    assert text[0] == "classifier,layer,per_class,metric,mean,std,scores"
+    assert len(text) == 1 + len(result.rows)
+    assert repr(result).startswith("<LayerAnalysis mean_class_accuracy")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(per_class=20), "per_class.*at most 19"),
+    (dict(per_class=0), "per_class"),
+    (dict(layers="conv9"), "Valid names"),
+    (dict(classifiers=("svm", "knn")), "classifiers"),
+    (dict(baseline="imagenet"), "baseline"),
+    (dict(splits=0), "splits"),
+    (dict(labels=np.zeros(5, "int64")), "labels.*one entry per image"),
+    (dict(test_data=np.zeros((3, 6, 6, 1))), "test_labels"),
+])
+def test_bad_arguments(model, kwargs, match):
+    x, y = synthetic_data()
+    args = dict(layers="signal", labels=y, per_class=2, splits=1, verbose=0)
+    args.update(kwargs)
+    layers, labels = args.pop("layers"), args.pop("labels")
+    with pytest.raises(ValueError, match=match):
+        layer_analysis(model, layers, x, labels, **args)
+
+
+def test_multi_hot_with_softmax_is_rejected(model):
+    x, y = synthetic_data()
+    with pytest.raises(ValueError, match="classifiers.*multi-hot"):
+        layer_analysis(model, "signal", x, np.eye(CLASSES)[y],
+                       per_class=2, splits=1, verbose=0)
+
+
+def test_streamed_labels_of_the_wrong_length(model):
+    x, y = synthetic_data()
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(16)
+    with pytest.raises(ValueError, match="labels.*one entry per image"):
+        layer_analysis(model, "signal", dataset, y[:-3], per_class=2,
+                       splits=1, verbose=0)
+
+
+def test_public_exports():
+    assert kz.layer_analysis is layer_analysis
+    assert kz.mean_average_precision is mean_average_precision
