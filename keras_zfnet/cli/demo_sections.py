@@ -191,7 +191,7 @@ def fig6(ctx):
     alex = kz.diagnose(ctx.alexnet, images)
     m = {"ZFNet-style 5x5/1": zf.measures,
          "AlexNet-style 9x9/2": alex.measures}
-    rows = [(name, int(v["stride"]), int(v.get("dead", 0)),
+    rows = [(name, int(v["stride"]), int(v.get("dead_by_norm", 0)),
              int(v.get("never_active", 0)), f"{v['band_low']:.3f}",
              f"{v['band_mid']:.3f}", f"{v['band_high']:.3f}",
              f"{v['rms_spread']:.3f}" if "rms_spread" in v else "",
@@ -215,7 +215,7 @@ def fig6(ctx):
         f"aliasing of the AlexNet-style net {aa.get('aliasing', 0):.3f} "
         f"(finding above 0.2); {found} finding(s) in all. Both presets were "
         "trained with the paper's fix (FilterRMS 0.1).", id="fig6")
-    ctx.report.figure(alex.plot(compare=zf, titles=list(m)),
+    ctx.report.figure(zf.plot(compare=alex, titles=list(m)),
                       "First-layer filters (each scaled on its own, grey is "
                       "zero) and second-layer projections.",
                       name="fig6_diagnosis.png")
@@ -265,8 +265,10 @@ def fig7(ctx):
         + ", ".join(f"{CLASS_NAMES[ctx.y[c]]} {low:.2f}"
                     for c, low in zip(chosen, lows))
         + f"); the predicted label changes at {np.mean(changed):.0%} of the "
-        "positions on average. Where it stays high, an 8x8 square covers "
-        "too little of the garment to matter.", id="fig7")
+        "positions on average."
+        + (f" For the other {len(chosen) - drops} image(s) no position of "
+           "the square brings the true class below 0.5."
+           if drops < len(chosen) else ""), id="fig7")
     for i, index in enumerate(chosen):
         projection = dn.project(ctx.x[index:index + 1], "conv5",
                                 int(result.strongest_channel[i]))[0]

@@ -107,11 +107,24 @@ def transfer(ctx):
     s = ctx.settings
     x, y = digits.load_data(image_size=28)
     x = x[..., None].astype("float32")
-    result = layer_analysis(
-        ctx.model, list(TRANSFER_LAYERS), x, y, per_class=s["per_class"],
-        splits=s["splits"], classifiers=("svm", "softmax"), seed=ctx.seed,
-        baseline="scratch", baseline_epochs=s["scratch_epochs"],
-        verbose=0)
+    import warnings
+
+    import tensorflow as tf
+
+    level = tf.get_logger().level
+    tf.get_logger().setLevel("ERROR")  # retracing notes of the baseline
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = layer_analysis(
+                ctx.model, list(TRANSFER_LAYERS), x, y,
+                per_class=s["per_class"], splits=s["splits"],
+                classifiers=("svm", "softmax"),
+                test_per_class=s["test_per_class"], seed=ctx.seed,
+                baseline="scratch", baseline_epochs=s["scratch_epochs"],
+                verbose=0)
+    finally:
+        tf.get_logger().setLevel(level)
     rows = [dict(classifier=r["classifier"], layer=r["layer"],
                  per_class=int(r["per_class"]), mean=float(r["mean"]),
                  std=float(r["std"])) for r in result.rows]
@@ -132,7 +145,8 @@ def transfer(ctx):
         "(86.5% vs 46.5% at 30 images per class), and accuracy grows with "
         "depth (Table 6). This run: the Fashion-MNIST preset's frozen "
         f"features on scikit-learn's digits (28x28), {most} images per "
-        f"class, {s['splits']} splits: the best layer ({best['layer']}, "
+        f"class, {s['splits']} splits, {s['test_per_class']} test images "
+        "per class: the best layer ({best['layer']}, "
         f"{best['classifier']}) scores {best['mean']:.1%} vs "
         f"{scratch_mean:.1%} from scratch ({s['scratch_epochs']} epochs): "
         f"pretrained features {'win' if beats else 'do not win'}; the SVM "
