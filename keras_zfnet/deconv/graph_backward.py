@@ -51,6 +51,7 @@ def record_specs(walk, seed_id):
     return specs
 
 
+@tf.autograph.experimental.do_not_convert
 def forward(walk, images, seed_id, xla=False):
     """Runs the seed's ancestors on `images` (the model's own layers, called
     on tensors), recording what the backward needs.
@@ -87,7 +88,17 @@ def _forward_node(node, xs, records, xla):
                                                                     xs[0])
         records[f"{i}:z"] = z
         return layer.activation(z)
-    return layer(xs if len(xs) > 1 else xs[0], training=False)
+    return _call(layer, xs if len(xs) > 1 else xs[0])
+
+
+def _call(layer, x):
+    """`layer(x, training=False)`; float32 layers are called without
+    Keras' per-call machinery (tracing a large graph is much faster)."""
+    if getattr(layer, "compute_dtype", None) != "float32":
+        return layer(x, training=False)
+    if getattr(layer, "_call_has_training_arg", False):
+        return layer.call(x, training=False)
+    return layer.call(x)
 
 
 def _pre_activation(layer, x):
@@ -199,6 +210,7 @@ def _cost(node, size):
 
 # Backward ------------------------------------------------------------------
 
+@tf.autograph.experimental.do_not_convert
 def backward(walk, seed_id, signal, windows, record, positions=None,
              xla=False):
     """Passes `signal` (at the seed's window) down to pixel space.

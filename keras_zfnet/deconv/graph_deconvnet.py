@@ -58,6 +58,7 @@ class GraphMirror(keras.layers.Layer):
             steps.append(f"{node.name}: {rule}")
         return steps
 
+    @tf.autograph.experimental.do_not_convert
     def call(self, inputs):
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [
             inputs]
@@ -207,10 +208,12 @@ class GraphRunner:
         self.keys = [spec[0] for spec in
                      graph_backward.record_specs(walk, seed_id)]
 
+    @tf.autograph.experimental.do_not_convert
     def forward(self, images):
         return graph_backward.forward(self.walk, images, self.seed_id,
                                       xla=self.xla)
 
+    @tf.autograph.experimental.do_not_convert
     def mirror(self, activations, records, item_images, item_channels,
                positions=None, maps=None):
         """Projects items `(image, channel)` seeded at `positions` (their

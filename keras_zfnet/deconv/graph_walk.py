@@ -342,3 +342,57 @@ def _node(node_id, layer, inputs, shapes, name):
         activation = None
     return GraphNode(node_id, layer, kind, activation, inputs, shapes, out,
                      geometry, name)
+
+
+def receptive_box(walk, node_id):
+    """`(size, jump, start)` per axis of `node_id`'s receptive field: the
+    union over every path from the input (a node that depends on a whole
+    map, through global pooling or a broadcast gate, sees the whole image).
+
+    Raises:
+        ValueError: when paths disagree on the stride.
+    """
+    fields = {0: (((0, 1, 1), (0, 1, 1)), False)}
+    for i in walk.ancestors(node_id)[1:]:
+        node = walk.nodes[i]
+        geometry = node.geometry
+        if geometry is None and len(node.output_shape) == 3 and node.kind in (
+                "multiply", "add", "subtract", "average"):
+            geometry = _POINT  # broadcast: the map sees its spatial inputs
+        if geometry is None:
+            fields[i] = (None, True)
+            continue
+        axes, whole = [], False
+        for axis, (k, s, p) in enumerate(geometry):
+            start = end = jump = None
+            for m in node.inputs:
+                box, global_m = fields[m]
+                whole = whole or global_m
+                if box is None:
+                    continue
+                st, en, jm = box[axis]
+                if jump is not None and jm * s != jump:
+                    raise ValueError(
+                        f"Layer '{node.name}' joins paths with different "
+                        f"strides ({jump} and {jm * s} input pixels), so it "
+                        "has no receptive-field box.")
+                jump = jm * s
+                st, en = st - p * jm, en + (k - 1 - p) * jm
+                start = st if start is None else min(start, st)
+                end = en if end is None else max(end, en)
+            axes.append((start, end, jump))
+        if axes[0][2] is None:  # only global inputs
+            fields[i] = (None, True)
+            continue
+        fields[i] = (tuple(axes), whole)
+    box, whole = fields[node_id]
+    if box is None:
+        raise ValueError(f"Layer '{walk.nodes[node_id].name}' has no "
+                         "spatial map below it.")
+    if whole:
+        frame = walk.nodes[0].output_shape
+        shape = walk.nodes[node_id].output_shape
+        box = tuple((min(st, -(shape[a] - 1) * jm), max(en, frame[a]), jm)
+                    for a, (st, en, jm) in enumerate(box))
+    size = tuple(en - st for st, en, _ in box)
+    return size, tuple(jm for _, _, jm in box), tuple(st for st, _, _ in box)

@@ -41,10 +41,17 @@ def from_stages(stages, index):
 
 
 def receptive_field(model, layer, input_shape=None):
-    """Receptive field of a layer of a chain CNN: size, jump and start.
+    """Receptive field of a layer of a CNN: size, jump and start.
+
+    For models with branches (ResNet, DenseNet, ...) the box is the union
+    over every path from the input: it contains every input pixel the
+    position depends on. A layer that depends on a whole map (through
+    global pooling, e.g. a squeeze-and-excitation gate) sees the whole
+    image: its boxes cover it from every position.
 
     Args:
-        model: a Keras chain model (see `Deconvnet` for supported layers).
+        model: a Sequential or functional Keras model (see `Deconvnet`
+            for supported layers).
         layer: a layer name or layer object with spatial maps.
         input_shape: per-image input shape, needed only when the model's
             input has no fixed size (`"same"` padding depends on it).
@@ -64,6 +71,10 @@ def receptive_field(model, layer, input_shape=None):
     model_view = model_graph(model)
     shape = model_view.concrete_input_shape(input_shape, what="input_shape")
     target = model_view.get_layer(layer)
+    try:
+        model_view.chain()
+    except ValueError:  # branches: the union over all paths
+        return _graph_receptive_field(model_view, shape, target, layer)
     stages, _ = model_view.stages(shape)
     index = next((i for i, stage in enumerate(stages)
                   if stage.layer is target), None)
@@ -83,6 +94,22 @@ def receptive_field(model, layer, input_shape=None):
             f"{[s.name for s in stages if _all_spatial(stages, s)]}"
         )
     return from_stages(stages, index)
+
+
+def _graph_receptive_field(model_view, shape, target, layer):
+    from keras_zfnet.deconv import graph_walk
+
+    walk = model_view.cached(("graph_walk", shape),
+                             lambda: graph_walk.walk(model_view, shape))
+    spatial = [n for n in walk.nodes[1:] if len(n.output_shape) == 3
+               and n.name in walk.by_name]
+    nodes = [n for n in spatial if n.layer is target]
+    if not nodes:
+        raise ValueError(
+            f"Layer '{target.name}' has no receptive-field box (it is not "
+            "a projectable layer with a spatial map). Layers with receptive "
+            f"fields: {[n.name for n in spatial]}. Received: layer={layer!r}")
+    return ReceptiveField(*graph_walk.receptive_box(walk, nodes[0].id))
 
 
 def _all_spatial(stages, target):
