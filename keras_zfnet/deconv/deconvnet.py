@@ -52,16 +52,42 @@ class Deconvnet:
     the mirror shares (does not copy) their kernel variables, so it follows
     the model as it trains.
 
+    Graph models (ResNet, Inception, MobileNet, DenseNet, EfficientNet:
+    `Add`, `Concatenate`, a layer output used several times) follow the same
+    rule, generalized: a projection is the input-gradient of the seeded
+    activation (seed = the activation's value) where every ReLU's backward
+    pass is replaced by ReLU applied to the incoming top-down signal, max
+    pooling routes through the recorded switches, convolutions and dense
+    layers use their transposed filters without bias, and every other layer
+    passes the signal back the way its gradient does at the forward point:
+    `Add` copies the signal to each input, a layer output used by several
+    layers receives the sum of their signals, `Concatenate` splits it,
+    `BatchNormalization` scales it, average and global-average pooling
+    spread it, `DepthwiseConv2D` / `SeparableConv2D` use their transposed
+    filters. `ReLU(max_value=6)` and other ReLU-family activations
+    (`relu6`, `leaky_relu`, `LeakyReLU`) are rectified like ReLU;
+    activations with no rectification in the paper (`swish`, `gelu`,
+    `sigmoid` gates as in squeeze-and-excitation, `tanh`) and `Multiply`
+    pass the signal back through their local derivative at the forward
+    point, as Captum's `Deconvolution` does. For chains this is exactly the
+    rule above. Graph models are mirrored by a generated backward
+    (`keras_zfnet.deconv.graph_backward`; `dn.mirror_for(layer)` is a
+    `keras.Model` of inputs `[seed, <pool>_switches, <layer>_preactivation,
+    ...]` whose `GraphMirror` layer lists its `steps`); `mode="max"`
+    projections run on receptive-field windows where they pay off. Supported
+    layers there: `keras_zfnet.deconv.graph_walk.GRAPH_SUPPORTED_LAYERS`.
+
     Supported layers: see `keras_zfnet.deconv.graph.SUPPORTED_LAYERS`
     (convolutions and dense layers with ReLU or linear activations, max
     pooling, padding, normalization, dropout, flatten, nested chain models).
-    A layer that cannot be mirrored inside the feature hierarchy (a residual
-    `Add`, a `tanh` convolution, `DepthwiseConv2D`, ...) raises a
+    A layer that cannot be mirrored inside the feature hierarchy (in a chain:
+    a `tanh` convolution, `DepthwiseConv2D`, ...) raises a
     `ValueError` naming it; one on top of the hierarchy (a softmax classifier)
     only makes the layers above it unavailable.
 
     Args:
-        model: a Sequential or functional chain Keras model.
+        model: a Sequential or functional Keras model (chains, or graphs
+            with branches).
         windowed: `"auto"` (default), `True` or `False`. `mode="max"`
             projections of spatial layers can evaluate the mirror on each
             seed's receptive-field window only, which gives the same result
