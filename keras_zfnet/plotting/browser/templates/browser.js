@@ -43,7 +43,10 @@
     if (KZ.images[url]) return;
     KZ.images[url] = "loading";
     var image = new Image();
-    image.onload = function () { KZ.images[url] = "loaded"; };
+    image.onload = function () {
+      KZ.images[url] = "loaded";
+      KZ.loadedAt = performance.now();
+    };
     image.onerror = function () {
       KZ.images[url] = "error";
       console.error("unit browser: could not load " + url);
@@ -110,6 +113,7 @@
     view.textContent = "";
     children.forEach(function (child) { view.appendChild(child); });
     state.rendered += 1;
+    KZ.renderedAt = performance.now();
   }
 
   function setCrumbs(parts) {
