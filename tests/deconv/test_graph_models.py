@@ -237,3 +237,34 @@ def test_top_activations_and_occlusion_on_a_graph_model():
                                       stride=4, layer="add", verbose=0)
     assert result.activity.shape == (2, 4, 4)
     assert np.isfinite(result.activity).all()
+
+
+# Three keras.applications checks (random weights, 64x64): each builds the
+# model and traces two projection passes (a few seconds each).
+APPLICATIONS = [
+    ("ResNet50", "conv2_block3_out", "conv4_block6_out"),
+    ("MobileNetV2", "block_3_project_BN", "block_13_expand_relu"),
+    ("DenseNet121", "pool2_pool", "conv4_block3_concat"),
+]
+
+
+@pytest.mark.parametrize("name,max_layer,all_layer", APPLICATIONS)
+def test_keras_applications_equal_autodiff_formulation(name, max_layer,
+                                                       all_layer):
+    model = getattr(keras.applications, name)(
+        weights=None, include_top=False, input_shape=(64, 64, 3))
+    _randomize_batch_norms(model)
+    images = np.random.default_rng(2).normal(size=(1, 64, 64, 3)).astype(
+        "float32")
+    dn = kz.Deconvnet(model)
+    channels = _strong_channels(model, max_layer, images)
+    got = dn.project(images, max_layer, channels, mode="max")
+    for k, channel in enumerate(channels):
+        expected = oracle.project(model, images, max_layer,
+                                  oracle.max_seed(channel))
+        _assert_close(got[:, k], expected)
+    channel = _strong_channels(model, all_layer, images, count=1)[0]
+    expected = oracle.project(model, images, all_layer,
+                              oracle.all_seed(channel))
+    _assert_close(dn.project(images, all_layer, channel, mode="all"),
+                  expected)
