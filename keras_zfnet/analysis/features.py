@@ -106,12 +106,25 @@ def extract_features(model, layers, data, pooling=None, batch_size=64,
     image_shape = graph.input_shape
     bar = progress.bar(data_stream.num_batches(data, batch_size), verbose,
                        unit_name="batch")
+    # Arrays: features written in place into preallocated outputs (one copy
+    # of each value); other sources: per-batch chunks, concatenated.
+    total = len(data) if isinstance(data, np.ndarray) else None
+    outputs = None
     chunks = [[] for _ in names]
-    done = 0
+    done = start = 0
     for batch in data_stream.iterate_batches(data, int(batch_size),
                                              image_shape):
-        for chunk, value in zip(chunks, function(batch)):
-            chunk.append(value.numpy())
+        values = function(batch)
+        if total is not None:
+            if outputs is None:
+                outputs = [np.empty((total, v.shape[1]), "float32")
+                           for v in values]
+            for out, value in zip(outputs, values):
+                out[start:start + len(value)] = value
+            start += len(values[0])
+        else:
+            for chunk, value in zip(chunks, values):
+                chunk.append(value.numpy())
         done += 1
         bar.update(done)
     if not done:
@@ -119,6 +132,8 @@ def extract_features(model, layers, data, pooling=None, batch_size=64,
             "`data` yielded no images. Received: an empty "
             f"{type(data).__name__}"
         )
+    if outputs is not None:
+        return dict(zip(names, outputs))
     features = {}
     for name, chunk in zip(names, chunks):
         features[name] = np.concatenate(chunk) if len(chunk) > 1 \
