@@ -170,13 +170,18 @@ class FilterMonitor(keras.callbacks.Callback):
             self._write_summaries(kernel, epoch, stats)
 
     def _save_mosaic(self, kernel, epoch, stats):
-        from keras_zfnet.plotting.filters import plot_filters
+        from keras_zfnet.plotting.evolution import save_labelled_png
+        from keras_zfnet.plotting.filters import filters_to_images
+        from keras_zfnet.plotting.top_activations import mosaic
 
+        tiles = filters_to_images(_displayable(kernel))
+        upscale = max(1, 64 // max(tiles.shape[1:3]))
         title = (f"{self.layer_name}, epoch {epoch}: RMS max "
                  f"{stats['rms_max']:.3g}, median {stats['rms_median']:.3g}")
-        figure = plot_filters([_displayable(kernel)], [title])
-        path = os.path.join(self.output_dir, f"filters_epoch_{epoch:04d}.png")
-        figure.savefig(path)
+        save_labelled_png(
+            mosaic(tiles, border=1), os.path.join(
+                self.output_dir, f"filters_epoch_{epoch:04d}.png"),
+            title=title, upscale=upscale)
 
     def _write_summaries(self, kernel, epoch, stats):
         from keras_zfnet.plotting.filters import filters_to_images

@@ -163,3 +163,75 @@ def plot_evolution(history, images=None, layers=None, title=None,
         title = "Feature evolution during training (Zeiler & Fergus, Fig. 4)"
     figure.suptitle(title, fontsize=10, y=1 - 0.1 / height, va="top")
     return figure
+
+
+def save_labelled_png(image, path, title=None, column_labels=None,
+                      row_labels=None, upscale=1):
+    """Writes an image in `[0, 1]` as a PNG with text labels, using Pillow
+    (no matplotlib figure: fast and of constant memory, for callbacks that
+    redraw every epoch).
+
+    Args:
+        image: `(H, W)` or `(H, W, 3)` float array in `[0, 1]`.
+        path: the `.png` to write (replaced atomically).
+        title: optional text above the image.
+        column_labels: optional `[(x_center, text)]` in image pixels,
+            written above the image.
+        row_labels: optional `[(y_center, text)]` in image pixels,
+            written left of the image.
+        upscale: integer nearest-neighbour upscaling.
+    """
+    import os
+
+    from PIL import Image
+    from PIL import ImageDraw
+    from PIL import ImageFont
+
+    array = np.clip(np.asarray(image, dtype="float32"), 0.0, 1.0)
+    array = np.repeat(np.repeat(array, upscale, axis=0), upscale, axis=1)
+    picture = Image.fromarray((array * 255 + 0.5).astype("uint8"))
+    font = ImageFont.load_default()
+    line = 14
+    left = 0
+    if row_labels:
+        left = 8 + max(int(font.getlength(str(t))) for _, t in row_labels)
+    top = (line if title else 0) + (line if column_labels else 0) + 4
+    canvas = Image.new(picture.mode, (picture.width + left + 4,
+                                      picture.height + top + 4), "white")
+    canvas.paste(picture, (left, top))
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((left, 2), title, fill="black", font=font)
+    for x, text in column_labels or ():
+        width = font.getlength(str(text))
+        draw.text((left + x * upscale - width / 2, top - line), str(text),
+                  fill="black", font=font)
+    for y, text in row_labels or ():
+        draw.text((2, top + y * upscale - line / 2), str(text), fill="black",
+                  font=font)
+    tmp = path + ".tmp.png"
+    canvas.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_evolution_png(history, path, images=None, layers=None, title=None,
+                       upscale=1):
+    """Writes `evolution_grid(history, images, layers)` as a labelled PNG
+    (epochs above the columns, layer names left of their groups of rows).
+    """
+    grid, epochs, rows = evolution_grid(history, images, layers)
+    columns = (grid.shape[1] - 1) / len(epochs)
+    height = (grid.shape[0] - 1) / len(rows)
+    groups = {}
+    for r, (layer, _, _) in enumerate(rows):
+        groups.setdefault(layer, []).append(r)
+    if title is None:
+        title = "Feature evolution during training (Zeiler & Fergus, Fig. 4)"
+    return save_labelled_png(
+        grid, path, title=title,
+        column_labels=[(columns * (i + 0.5), f"ep {e}")
+                       for i, e in enumerate(epochs)],
+        row_labels=[(height * (np.mean(r) + 0.5), layer)
+                    for layer, r in groups.items()],
+        upscale=upscale)
