@@ -294,9 +294,12 @@ def test_layer_names_stop_below_a_softmax_head():
 
 
 def _residual():
+    """A residual graph (supported) with a layer no rule covers inside."""
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(3, 3, padding="same", name="c1")(inputs)
-    x = keras.layers.Add(name="skip")([x, inputs])
+    y = keras.layers.UpSampling2D(name="up")(x)
+    y = keras.layers.MaxPooling2D(name="down")(y)
+    x = keras.layers.Add(name="skip")([x, y])
     x = keras.layers.Conv2D(4, 3, name="c2")(x)
     return keras.Model(inputs, x)
 
@@ -304,7 +307,7 @@ def _residual():
 @pytest.mark.parametrize(
     "build,match",
     [
-        (_residual, r"'skip' \(Add\)"),
+        (_residual, r"'up' \(UpSampling2D\).*still be projected.*\['c1'\]"),
         (lambda: keras.Sequential([
             keras.Input((8, 8, 3)),
             keras.layers.Conv2D(4, 3, activation="tanh", name="t"),
