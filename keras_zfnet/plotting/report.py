@@ -49,7 +49,7 @@ p.files { font-size: 12px; color: #56607a; }
   header { padding: 18px 16px; }
   main { padding: 6px 8px 32px; }
   section { padding: 12px 12px; }
-  th, td { padding: 4px 4px; font-size: 12px; }
+  th, td { padding: 3px 3px; font-size: 11px; }
 }
 th, td { border-bottom: 1px solid #e3e6ec; padding: 5px 10px;
          text-align: right; }
