@@ -11,6 +11,7 @@ with section ids fig2, fig4, fig5, fig6, fig7, correspondence, transfer
 (the "run" section of the page lists their times).
 """
 
+import argparse
 import dataclasses
 import json
 import os
@@ -56,7 +57,7 @@ def add_parser(sub):
             "correspondence (Table 1) and frozen-feature transfer to "
             "digits (Tables 3-4, 6). No network needed."),
         epilog="Example:\n  keras-zfnet demo --quick --output report",
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--output", default="keras_zfnet_demo",
                         help="folder for index.html, figures and tables")
