@@ -80,3 +80,34 @@ def test_registry_verifies_hash(tmp_path):
         del evolution_records.EVOLUTION_RECORDS["_test_record"]
     with pytest.raises(ValueError, match=r"Available: .*Received: name="):
         load_evolution_record("no_such_record")
+
+
+def test_shipped_fashion_mnist_record():
+    record = evolution_records.EVOLUTION_RECORDS["fashion_mnist"]
+    assert os.path.getsize(record["path"]) <= 1.5 * 1024 * 1024
+    history, images = load_evolution_record("fashion_mnist",
+                                            return_images=True)
+    assert sorted(history) == [1, 2, 3, 5, 8, 10, 13, 16]
+    layers = ["conv1", "conv2", "conv3", "conv4", "conv5"]
+    for epoch, entry in history.items():
+        assert list(entry) == layers
+        for layer in layers:
+            arrays = entry[layer]
+            assert arrays["projections"].shape == (9, 28, 28, 1)
+            assert arrays["projections"].dtype == np.float32
+            # Same features every epoch; indices into the 2,000 probes.
+            np.testing.assert_array_equal(
+                arrays["channels"], history[1][layer]["channels"])
+            assert np.all((arrays["indices"] >= 0)
+                          & (arrays["indices"] < 2000))
+            assert np.all(arrays["values"] > 0)
+            assert set(arrays["indices"].tolist()) <= set(images)
+    # The stored probe images are the official test images they name.
+    from keras_zfnet.datasets import fashion_mnist
+
+    try:
+        _, (x_test, _) = fashion_mnist.load_data()
+    except (OSError, ValueError):
+        pytest.skip("Fashion-MNIST test set not available")
+    for index, image in list(images.items())[:20]:
+        np.testing.assert_array_equal(image[..., 0], x_test[index])
