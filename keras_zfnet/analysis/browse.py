@@ -13,7 +13,8 @@ from keras_zfnet.deconv.receptive_field import receptive_field
 
 def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
            class_names=None, display=None, batch_size=64, labels=None,
-           max_tile=96, overwrite=False, verbose="auto"):
+           max_tile=96, overwrite=False, image_format="auto",
+           verbose="auto"):
     """Writes a static web site to browse every unit of the chosen layers.
 
     One streaming scan over `data` finds, for every channel of every layer,
@@ -57,6 +58,9 @@ def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
             are downscaled.
         overwrite: write into an existing folder that is not a browser site
             (only the site's own files are replaced).
+        image_format: sprite sheets as `"png"` (lossless), `"jpeg"`
+            (smaller for photographs) or `"auto"` (PNG for 1-channel
+            inputs, JPEG for colour).
         verbose: `"auto"`, 0 or 1 (progress bars).
 
     Returns:
@@ -93,6 +97,7 @@ def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
         raise ValueError(
             "`class_names` must be a list of strings (one per label). "
             f"Received: class_names={class_names!r}")
+    site.check_image_format(image_format)
     path = site.check_output_dir(output_dir, overwrite)
     scan = browse_scan(model, data, names, k=int(k), bins=DEFAULT_BINS,
                        batch_size=batch_size, verbose=verbose)
@@ -101,7 +106,8 @@ def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
     return site.write_site(scan, data, path, labels=found,
                            class_names=class_names, display=display,
                            max_tile=int(max_tile), batch_size=batch_size,
-                           overwrite=overwrite, verbose=verbose)
+                           overwrite=overwrite, image_format=image_format,
+                           verbose=verbose)
 
 
 def _check_labels(labels, data):

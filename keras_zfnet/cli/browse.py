@@ -44,6 +44,10 @@ def add_parser(sub):
                         help="one class name per line")
     parser.add_argument("--max-tile", type=positive_int, default=96,
                         help="largest tile side in pixels (default 96)")
+    parser.add_argument("--image-format", choices=("auto", "png", "jpeg"),
+                        default="auto",
+                        help="sprite sheets: png (lossless), jpeg, or auto "
+                             "(PNG for grey, JPEG for colour images)")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into an existing folder that is not a "
                              "unit browser")
@@ -106,7 +110,8 @@ def run(args):
         class_names=class_names,
         display=inputs.display_mode(args.preprocess),
         batch_size=args.batch_size, labels=labels, max_tile=args.max_tile,
-        overwrite=args.overwrite, verbose=args.verbose)
+        overwrite=args.overwrite, image_format=args.image_format,
+        verbose=args.verbose)
     print(f"unit browser of {model.name} written to {os.path.abspath(index)}")
     return 0
 

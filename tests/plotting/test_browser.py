@@ -107,7 +107,21 @@ def test_refuses_a_folder_that_is_not_a_site(built, tmp_path):
     kz.browse(model, images[:4], layers=["c1"], k=2,
               output_dir=str(tmp_path), verbose=0)
     assert not any(name.startswith("c2") for name in
-                   os.listdir(tmp_path / "sprites"))
+                   os.listdir(tmp_path / "kz_browser" / "sprites"))
+
+
+def test_jpeg_sheets_hold_the_same_tiles(built, tmp_path):
+    model, images, _, folder, _ = built
+    kz.browse(model, images, layers=["c1"], k=K, output_dir=str(tmp_path),
+              display="raw", batch_size=8, image_format="jpeg", verbose=0)
+    sheets = os.listdir(tmp_path / "kz_browser" / "sprites")
+    assert sheets and all(name.endswith(".jpg") for name in sheets)
+    for channel in range(4):
+        lossy = read_unit(str(tmp_path), "c1", channel)
+        exact = read_unit(folder, "c1", channel)
+        np.testing.assert_array_equal(lossy["indices"], exact["indices"])
+        difference = np.abs(lossy["patches"].astype(int) - exact["patches"])
+        assert difference.mean() < 8
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -116,6 +130,7 @@ def test_refuses_a_folder_that_is_not_a_site(built, tmp_path):
     (dict(k=0), "`k` must be an integer >= 1. Received: k=0"),
     (dict(data=np.zeros((0, 12, 12, 1), "float32")), "`data` is empty"),
     (dict(display="sepia"), "`display` must be"),
+    (dict(image_format="gif"), "`image_format` must be"),
 ])
 def test_bad_input_fails_before_any_work(built, tmp_path, kwargs, message):
     model, images, *_ = built

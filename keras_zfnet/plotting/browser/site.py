@@ -2,16 +2,20 @@
 
 Layout of `output_dir`:
 
-- `index.html`, `assets/browser.css`, `assets/browser.js`: the page (one
-  page, views chosen by the URL fragment: `#`, `#conv5`, `#conv5/31`);
-- `data/site.js`: the model, the layers (map size, channels, receptive
-  field, dead channels, thumbnail sheet) as `window.KZ_SITE`;
-- `data/<layer>.js`: per layer, every channel's top-k values, dataset
-  indices, positions, labels and max-activation histogram (loaded when
-  the layer is opened; `<script>` tags, since `file://` pages cannot fetch);
-- `sprites/<layer>_thumbs.png`, `sprites/<layer>_<n>.png`: sprite sheets;
+- `index.html`: the page (one page, views chosen by the URL fragment: `#`,
+  `#conv5`, `#conv5/31`); everything else lives in `kz_browser/`:
+- `kz_browser/assets/browser.css`, `kz_browser/assets/browser.js`;
+- `kz_browser/data/site.js`: the model, the layers (map size, channels,
+  receptive field, dead channels, thumbnail sheet) as `window.KZ_SITE`;
+- `kz_browser/data/<layer>.js`: per layer, every channel's top-k values,
+  dataset indices, positions, labels and max-activation histogram (loaded
+  when the layer is opened; `<script>` tags, since `file://` pages cannot
+  fetch);
+- `kz_browser/sprites/<layer>_thumbs.png`, `.../<layer>_<n>.png`: sprite
+  sheets;
 - `keras_zfnet_browser.json`: the marker that identifies a browser site
-  (only such a folder is replaced without `overwrite=True`).
+  (only such a folder is replaced without `overwrite=True`; with it, only
+  `index.html`, `kz_browser/` and the marker are replaced).
 """
 
 import html
@@ -30,7 +34,8 @@ from keras_zfnet.utils import progress
 
 FORMAT = "keras_zfnet.browser/1"
 MARKER = "keras_zfnet_browser.json"
-_OWNED = ("index.html", "assets", "data", "sprites", MARKER)
+FILES = "kz_browser"
+_OWNED = ("index.html", FILES, MARKER)
 
 
 def check_output_dir(output_dir, overwrite=False):
@@ -56,6 +61,15 @@ def check_output_dir(output_dir, overwrite=False):
             "keras_zfnet; refusing to overwrite it (pass overwrite=True, or "
             f"another folder). Received: output_dir={path!r}")
     return path
+
+
+def check_image_format(image_format):
+    """`"auto"`, `"png"` or `"jpeg"` (a clear `ValueError` otherwise)."""
+    if image_format not in ("auto", "png", "jpeg"):
+        raise ValueError(
+            "`image_format` must be 'auto', 'png' or 'jpeg'. Received: "
+            f"image_format={image_format!r}")
+    return image_format
 
 
 def is_site(path):
@@ -119,9 +133,9 @@ def _clear(path):
 
 def _copy_assets(path, title):
     templates = resources.files("keras_zfnet.plotting.browser") / "templates"
-    os.makedirs(os.path.join(path, "assets"), exist_ok=True)
+    os.makedirs(os.path.join(path, FILES, "assets"), exist_ok=True)
     for name in ("browser.css", "browser.js"):
-        with open(os.path.join(path, "assets", name), "w",
+        with open(os.path.join(path, FILES, "assets", name), "w",
                   encoding="utf-8") as f:
             f.write((templates / name).read_text(encoding="utf-8"))
     page = (templates / "index.html").read_text(encoding="utf-8")
@@ -131,7 +145,7 @@ def _copy_assets(path, title):
 
 def write_site(scan, data, output_dir, labels=None, class_names=None,
                display=None, max_tile=96, batch_size=64, title=None,
-               overwrite=False, verbose="auto"):
+               overwrite=False, image_format="auto", verbose="auto"):
     """Renders a `BrowseScan` as a static site in `output_dir`.
 
     Args:
@@ -146,13 +160,18 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
         batch_size: batch size for reading data and projecting.
         title: the page title (default: the model's name).
         overwrite: write into a folder that is not a previous site.
+        image_format: sprite sheets as `"png"`, `"jpeg"`, or `"auto"`
+            (PNG for 1-channel inputs, JPEG for colour).
         verbose: `"auto"`, 0 or 1.
 
     Returns:
         The path of the site's `index.html`.
     """
     path = check_output_dir(output_dir, overwrite)
+    image_format = check_image_format(image_format)
     first = scan.top[scan.layers[0]]
+    if image_format == "auto":
+        image_format = "png" if first.image_shape[-1] == 1 else "jpeg"
     model = first.model
     wanted = np.concatenate([scan.top[n].indices.ravel()
                              for n in scan.layers])
@@ -160,7 +179,7 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
     os.makedirs(path, exist_ok=True)
     _clear(path)
     for folder in ("data", "sprites"):
-        os.makedirs(os.path.join(path, folder))
+        os.makedirs(os.path.join(path, FILES, folder))
     deconvnet = model_graph(model).deconvnet()
     title = title or f"Units of {model.name}"
     layers = []
@@ -170,9 +189,11 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
         tile = tiles.tile_shape(top.receptive_field, max_tile)
         projections, patches = tiles.render_layer(
             top, images, display, deconvnet, tile, batch_size)
-        sprites = os.path.join(path, "sprites")
-        sheets = tiles.write_sheets(projections, patches, sprites, layer_id)
-        thumbs = tiles.write_thumbnails(projections, sprites, layer_id)
+        sprites = os.path.join(path, FILES, "sprites")
+        sheets = tiles.write_sheets(projections, patches, sprites, layer_id,
+                                    f"{FILES}/sprites", image_format)
+        thumbs = tiles.write_thumbnails(projections, sprites, layer_id,
+                                        f"{FILES}/sprites", image_format)
         dead = [int(c) for c in np.flatnonzero(top.values[:, 0] <= 0)]
         rf = top.receptive_field
         shape = [int(d) for d in model_graph(model).output_shape(name)]
@@ -182,7 +203,7 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
             "rf": {"size": list(rf.size), "jump": list(rf.jump),
                    "start": list(rf.start)},
             "tile": list(tile), "thumbs": thumbs,
-            "script": f"data/{layer_id}.js",
+            "script": f"{FILES}/data/{layer_id}.js",
         })
         units = {
             "name": name, "sheets": sheets,
@@ -194,7 +215,7 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
             "hist": _histograms(histogram),
             "silent": histogram.silent.tolist(),
         }
-        with open(os.path.join(path, "data", f"{layer_id}.js"), "w",
+        with open(os.path.join(path, FILES, "data", f"{layer_id}.js"), "w",
                   encoding="utf-8") as f:
             f.write(_script("KZ_LAYERS", name, units))
         bar.add(1)
@@ -206,7 +227,7 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
             str(c) for c in class_names],
         "layers": layers,
     }
-    with open(os.path.join(path, "data", "site.js"), "w",
+    with open(os.path.join(path, FILES, "data", "site.js"), "w",
               encoding="utf-8") as f:
         f.write(_script("KZ_SITE", None, site))
     _copy_assets(path, title)
@@ -229,7 +250,7 @@ def read_unit(output_dir, layer, channel):
     """
     from PIL import Image
 
-    with open(os.path.join(output_dir, "data", "site.js"),
+    with open(os.path.join(output_dir, FILES, "data", "site.js"),
               encoding="utf-8") as f:
         site = json.loads(f.read().split("=", 1)[1].strip().rstrip(";"))
     entry = next(item for item in site["layers"] if item["name"] == layer)

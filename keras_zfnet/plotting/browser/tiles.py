@@ -1,7 +1,9 @@
 """Tiles of the unit browser: top-k projections and patches of every channel
 of a layer, rendered to 8-bit pixels and packed into PNG sprite sheets.
 
-A layer's tiles are the receptive-field crops of its entries (the box the
+Sheets are PNG (lossless; grey models) or JPEG (quality 90; colour
+photographs, whose patches PNG hardly compresses). A layer's tiles are the
+receptive-field crops of its entries (the box the
 activation sees; parts outside the image are black), downscaled to
 `max_tile` pixels when the receptive field is larger. Sheet `s` of a layer
 holds channels `[s * per_sheet, (s + 1) * per_sheet)` as rows; a row has
@@ -105,11 +107,13 @@ def sheet_rows(tile, channels):
     return max(1, min(32, channels, MAX_SHEET_SIDE // tile[0]))
 
 
-def write_sheets(projections, patches, folder, prefix):
+def write_sheets(projections, patches, folder, prefix, relative,
+                 image_format="png"):
     """Writes a layer's sprite sheets; returns their descriptions.
 
     Returns:
-        A list of dicts `file` (relative to `folder`'s parent), `first`
+        A list of dicts `file` (`relative/<name>`: `folder` as the page
+        sees it), `first`
         (first channel position), `count`, `columns` (2k), `rows`.
     """
     channels, k = projections.shape[:2]
@@ -123,15 +127,16 @@ def write_sheets(projections, patches, folder, prefix):
         # (n, 2k, th, tw[, 3]) -> (n * th, 2k * tw[, 3])
         grid = np.swapaxes(rows, 1, 2).reshape(
             (stop - first) * tile[0], 2 * k * tile[1], *rows.shape[4:])
-        name = f"{prefix}_{len(sheets)}.png"
-        _save_png(grid, os.path.join(folder, name))
-        sheets.append({"file": f"{os.path.basename(folder)}/{name}",
+        name = f"{prefix}_{len(sheets)}.{_EXTENSIONS[image_format]}"
+        _save(grid, os.path.join(folder, name), image_format)
+        sheets.append({"file": f"{relative}/{name}",
                        "first": first, "count": stop - first,
                        "columns": 2 * k, "rows": stop - first})
     return sheets
 
 
-def write_thumbnails(projections, folder, prefix, max_thumb=64):
+def write_thumbnails(projections, folder, prefix, relative,
+                     image_format="png", max_thumb=64):
     """Writes the top-1 projection of every channel as one grid sheet."""
     channels = projections.shape[0]
     tile = projections.shape[2:4]
@@ -147,13 +152,22 @@ def write_thumbnails(projections, folder, prefix, max_thumb=64):
         grid[r * thumb[0]:(r + 1) * thumb[0],
              q * thumb[1]:(q + 1) * thumb[1]] = _resize(projections[c, 0],
                                                         thumb)
-    name = f"{prefix}_thumbs.png"
-    _save_png(grid, os.path.join(folder, name))
-    return {"file": f"{os.path.basename(folder)}/{name}", "columns": columns,
+    name = f"{prefix}_thumbs.{_EXTENSIONS[image_format]}"
+    _save(grid, os.path.join(folder, name), image_format)
+    return {"file": f"{relative}/{name}", "columns": columns,
             "rows": rows, "tile": list(thumb)}
 
 
-def _save_png(pixels, path):
+_EXTENSIONS = {"png": "png", "jpeg": "jpg"}
+JPEG_QUALITY = 90
+
+
+def _save(pixels, path, image_format):
+    """PNG (lossless) or JPEG (photographs: several times smaller)."""
     from PIL import Image
 
-    Image.fromarray(pixels).save(path, format="PNG", compress_level=6)
+    image = Image.fromarray(pixels)
+    if image_format == "jpeg":
+        image.save(path, format="JPEG", quality=JPEG_QUALITY)
+    else:
+        image.save(path, format="PNG", compress_level=6)
