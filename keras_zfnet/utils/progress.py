@@ -21,10 +21,19 @@ _REMAINING = re.compile("\x1b\\[37m(\u2501*)\x1b\\[0m")
 PLAIN_INTERVAL = 10.0
 
 
+def _in_notebook():
+    """Whether this code runs inside a Jupyter kernel (whose output cells
+    render Keras' live bar), not merely in a process that imported one."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def is_terminal(stream=None):
     """Whether `stream` (default: `sys.stdout`) is shown live to a person."""
     stream = sys.stdout if stream is None else stream
-    if "ipykernel" in sys.modules:
+    if _in_notebook():
         return True
     isatty = getattr(stream, "isatty", None)
     try:
