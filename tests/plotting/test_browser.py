@@ -110,6 +110,20 @@ def test_refuses_a_folder_that_is_not_a_site(built, tmp_path):
                    os.listdir(tmp_path / "kz_browser" / "sprites"))
 
 
+def test_dataset_with_labels(built, tmp_path):
+    import tensorflow as tf
+
+    model, images, labels, folder, _ = built
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(7)
+    kz.browse(model, dataset, layers=["c2"], k=K, output_dir=str(tmp_path),
+              class_names=["ant", "bee", "cat"], display="raw", verbose=0)
+    for channel in range(6):
+        unit = read_unit(str(tmp_path), "c2", channel)
+        np.testing.assert_array_equal(
+            unit["indices"], read_unit(folder, "c2", channel)["indices"])
+        assert unit["labels"] == labels[unit["indices"]].tolist()
+
+
 def test_jpeg_sheets_hold_the_same_tiles(built, tmp_path):
     model, images, _, folder, _ = built
     kz.browse(model, images, layers=["c1"], k=K, output_dir=str(tmp_path),

@@ -188,7 +188,8 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
         top, histogram = scan.top[name], scan.histograms[name]
         tile = tiles.tile_shape(top.receptive_field, max_tile)
         projections, patches = tiles.render_layer(
-            top, images, display, deconvnet, tile, batch_size)
+            top, images, display, deconvnet, tile,
+            min(batch_size, tiles.PROJECTION_BATCH))
         sprites = os.path.join(path, FILES, "sprites")
         sheets = tiles.write_sheets(projections, patches, sprites, layer_id,
                                     f"{FILES}/sprites", image_format)
