@@ -202,6 +202,10 @@ def run(args):
         results["sections"][section_id] = dict(
             title=title, seconds=wall, cpu_seconds=cpu,
             numbers=_plain(numbers))
+    _say(args, "unit browser")
+    begin = time.perf_counter(), time.process_time()
+    results["units"] = _units_section(report, args, ctx)
+    timings.append(("Unit browser", *_since(begin)))
     wall, cpu = _since(start)
     _run_section(report, args, results, data_text, timings, wall, cpu,
                  keras)
@@ -213,6 +217,23 @@ def run(args):
     print(f"Report written to {os.path.abspath(path)} (test accuracy "
           f"{accuracy:.2%}, {wall:.0f} s, {cpu:.0f} s CPU)")
     return 0
+
+
+def _units_section(report, args, ctx):
+    """Builds the preset's unit browser beside the report and links it."""
+    from keras_zfnet.cli.browse import demo_browser
+
+    demo_browser(os.path.join(args.output, "units"), ctx.model, ctx.x,
+                 ctx.y, verbose=0)
+    report.section(
+        "Every unit",
+        "The paper shows 9 features per layer; the unit browser shows all "
+        f"of them: the top-9 projections and patches of every channel of "
+        f"conv1..conv5 over these {len(ctx.x):,} images, with the histogram "
+        "of each unit's maximum activation.", id="units")
+    report.link("units/index.html", "Open the unit browser",
+                before="Static site, works offline: ")
+    return {"path": "units/index.html"}
 
 
 def _since(begin):

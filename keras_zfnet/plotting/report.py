@@ -138,6 +138,13 @@ class Report:
         css = ' class="lead"' if lead else ""
         self._current().append(f"<p{css}>{html.escape(text)}</p>")
 
+    def link(self, href, text, before=""):
+        """A paragraph `before` + a link to `href` (a relative path inside
+        the report's folder: no external assets); all text escaped."""
+        self._current().append(
+            f'<p>{html.escape(before)}<a href="{html.escape(href)}">'
+            f"{html.escape(text)}</a></p>")
+
     def code(self, text):
         """Preformatted text (a command, a log)."""
         self._current().append(f"<pre>{html.escape(text)}</pre>")

@@ -114,3 +114,12 @@ def test_captions_only_claim_what_the_numbers_show(demo):
     fig5 = results["sections"]["fig5"]["numbers"]
     claim = "fc7 changes less than conv1"
     assert (claim in text) == (fig5["shift4_fc7"] < fig5["shift4_conv1"])
+
+
+def test_the_report_links_the_presets_unit_browser(demo):
+    folder, page, results = demo
+    assert "units" in page.ids
+    assert "units/index.html" in page.links
+    site = os.path.join(folder, "units")
+    assert os.path.isfile(os.path.join(site, "index.html"))
+    assert results["units"]["path"] == "units/index.html"
