@@ -57,8 +57,9 @@ def train_scratch(model, images, labels, multi_label, epochs, seed=0,
     net.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
                 loss=loss)
     images = np.asarray(images, dtype="float32")
+    # The pipeline shuffles itself (Keras ignores `shuffle` for datasets).
     net.fit(_pipeline(images, targets, batch_size, int(seed)), epochs=epochs,
-            verbose=0)
+            shuffle=False, verbose=0)
     return net, classes
 
 
