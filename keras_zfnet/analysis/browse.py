@@ -97,10 +97,28 @@ def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
         raise ValueError(
             "`class_names` must be a list of strings (one per label). "
             f"Received: class_names={class_names!r}")
+    if (class_names is not None and labels is not None and len(labels)
+            and int(labels.max()) >= len(class_names)):
+        raise ValueError(
+            f"`labels` go up to {int(labels.max())} but `class_names` names "
+            f"{len(class_names)} classes. Received: {len(class_names)} "
+            "class_names")
+    if isinstance(data, np.ndarray) and len(data) < k:
+        raise ValueError(
+            f"`k` must be at most the number of images ({len(data)}): every "
+            f"unit shows its top k. Received: k={k}")
     site.check_image_format(image_format)
     path = site.check_output_dir(output_dir, overwrite)
     scan = browse_scan(model, data, names, k=int(k), bins=DEFAULT_BINS,
                        batch_size=batch_size, verbose=verbose)
+    if scan.scanned < k:
+        raise ValueError(
+            f"`k` must be at most the number of images ({scan.scanned} in "
+            f"`data`). Received: k={k}")
+    if labels is not None and len(labels) != scan.scanned:
+        raise ValueError(
+            f"`labels` must have one label per image ({scan.scanned} in "
+            f"`data`). Received: {len(labels)} labels")
     wanted = np.concatenate([scan.top[n].indices.ravel() for n in names])
     found = _labels_at(data, wanted, labels, batch_size)
     return site.write_site(scan, data, path, labels=found,

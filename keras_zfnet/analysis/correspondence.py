@@ -110,6 +110,7 @@ def correspondence(model, images, parts, layer, random_trials=10,
     >>> r = kz.correspondence(model, boots[:5], boxes, ["conv5", "fc7"])
     >>> print(r.to_markdown())
     """
+    batch_size = validation.check_batch_size(batch_size)
     graph = model_graph(model)
     names, _ = graph.resolve_many(layer, "layer")
     images = validation.as_images(images, graph.input_shape)

@@ -137,6 +137,31 @@ def _first_batch(dataset):
     return 1
 
 
+def check_stable_order(data, batch_size, image_shape, name="data"):
+    """Raises a `ValueError` if two passes over `data` start with different
+    images (e.g. a `tf.data` pipeline that reshuffles on every iteration):
+    dataset indices would then point at other images on the next pass, and
+    patches, projections and figures would silently show the wrong ones."""
+    if isinstance(data, np.ndarray):
+        return
+    firsts = []
+    for _ in range(2):
+        batch = next(iter(iterate_batches(data, batch_size, image_shape)),
+                     None)
+        firsts.append(None if batch is None else np.asarray(batch))
+    if firsts[0] is None or firsts[1] is None:
+        return
+    if firsts[0].shape != firsts[1].shape or not np.array_equal(*firsts):
+        raise ValueError(
+            f"`{name}` must yield the same images in the same order on every "
+            "pass (results refer to images by their position). Two passes "
+            "started with different images: a tf.data pipeline with "
+            "`.shuffle()` reshuffles on each iteration; shuffle once with "
+            "`reshuffle_each_iteration=False`, or pass an array. Received: "
+            f"{name} whose order changes between passes"
+        )
+
+
 def fetch(data, indices, image_shape, batch_size=64, index_offset=0):
     """The images at dataset positions `indices` (global, with offset).
 
@@ -152,6 +177,7 @@ def fetch(data, indices, image_shape, batch_size=64, index_offset=0):
             i: np.asarray(data[i - index_offset], dtype="float32")
             for i in wanted
         }
+    check_stable_order(data, batch_size, image_shape)
     found = {}
     position = index_offset
     pending = set(wanted)

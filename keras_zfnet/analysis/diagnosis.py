@@ -73,6 +73,7 @@ def diagnose(model, images=None, layer=None, dead_rms=1e-3,
     >>> (_, _), (x, y) = kz.datasets.fashion_mnist.load_data()
     >>> print(kz.diagnose(model, x[:64, ..., None]))
     """
+    batch_size = validation.check_batch_size(batch_size)
     graph = model_graph(model)
     convs = [name for name in graph.layer_names
              if isinstance(graph.get_layer(name), keras.layers.Conv2D)]
@@ -90,6 +91,13 @@ def diagnose(model, images=None, layer=None, dead_rms=1e-3,
     conv = graph.get_layer(name)
     second = next(iter(convs[convs.index(name) + 1:]), None)
     kernel = np.asarray(conv.kernel.numpy(), dtype="float32")
+    if not np.all(np.isfinite(kernel)):
+        bad = sorted({int(c) for c in np.nonzero(~np.isfinite(kernel))[-1]})
+        raise ValueError(
+            f"The kernel of layer '{name}' holds NaN or infinite weights "
+            f"(filters {bad[:10]}): the model is broken (diverged training?) "
+            "and its filters cannot be measured. Received: layer="
+            f"{name!r}")
     stride = int(conv.strides[0])
     period = stride if aliasing_period is None else aliasing_period
     if int(period) != period or period < 1:
@@ -141,7 +149,10 @@ def _check_thresholds(dead_rms, dominance_ratio, mid_share,
 
 def _filter_measures(kernel, dead_rms):
     rms = filter_measures.filter_rms(kernel)
-    median = float(np.median(rms))
+    # The median of the filters with any weight: when half of them are zero
+    # the plain median is 0 and every live filter would look "dominant".
+    alive = rms[rms > 0]
+    median = float(np.median(alive)) if alive.size else 0.0
     dead = np.flatnonzero(rms <= dead_rms * median) if median > 0 else \
         np.flatnonzero(rms <= 0)
     shares = filter_measures.band_shares(kernel)

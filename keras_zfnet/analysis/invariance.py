@@ -107,6 +107,7 @@ def invariance(model, images, transform, amounts, layers, labels=None,
     >>> r.distance["fc7"].shape, r.probability.shape
     ((13,), (13,))
     """
+    batch_size = validation.check_batch_size(batch_size)
     graph = model_graph(model)
     names, _ = graph.resolve_many(layers, "layers")
     images = validation.as_images(images, graph.input_shape)

@@ -25,6 +25,28 @@ def _check_int(value, name, minimum=1):
     return int(value)
 
 
+def _check_classes(labels, test_labels, multi_label):
+    """At least two classes, and no test class the training never sees
+    (either would give a meaningless score, e.g. 1.0 or 0.0)."""
+    if multi_label:
+        return
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError(
+            "`labels` must hold at least 2 classes (one class gives a "
+            f"meaningless perfect score). Received: labels with classes "
+            f"{classes.tolist()}"
+        )
+    if test_labels is not None:
+        unseen = np.setdiff1d(np.unique(test_labels), classes)
+        if unseen.size:
+            raise ValueError(
+                f"`test_labels` has classes {unseen.tolist()} that `labels` "
+                "never shows the classifiers. Received: test_labels with "
+                f"classes {np.unique(test_labels).tolist()}"
+            )
+
+
 def _length(data, labels, data_name, labels_name):
     if isinstance(data, np.ndarray) and len(data) != len(labels):
         raise ValueError(
@@ -154,6 +176,7 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
                 f"Received: test_labels.shape={test_labels.shape}"
             )
         _length(test_data, test_labels, "test_data", "test_labels")
+    _check_classes(labels, test_labels, multi_label)
     layer_splits.check_per_class(per_class, labels, multi_label,
                                  keep_test=test_labels is None)
 

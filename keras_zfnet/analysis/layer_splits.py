@@ -17,6 +17,10 @@ def as_labels(labels, name="labels"):
             and np.all(array == np.round(array)):
         return array.astype("int64"), False
     if metrics.is_multi_hot(array):
+        if np.all(array.sum(axis=1) == 1):
+            # One-hot rows are single-label classes, not a PASCAL-style
+            # multi-label problem.
+            return array.argmax(axis=1).astype("int64"), False
         return array.astype("int64"), True
     raise ValueError(
         f"`{name}` must be 1-D integer class labels or a multi-hot (N, C) "

@@ -142,6 +142,10 @@ def transfer_model(model, up_to, num_classes, head="softmax",
     graph = model_graph(model)
     name = graph.resolve(up_to, what="up_to")
     _check_head(head, num_classes)
+    if not isinstance(fine_tune, bool):
+        raise ValueError(
+            "`fine_tune` must be True or False. Received: "
+            f"fine_tune={fine_tune!r}")
     check_pooling(pooling)
     layer = graph.get_layer(name)
     if any(layer is out for out in output_layers(model)):
@@ -151,7 +155,7 @@ def transfer_model(model, up_to, num_classes, head="softmax",
             f"output layer of '{model.name}'"
         )
     frozen = FrozenFeatures(_copy_trunk(graph, name), name="frozen_features")
-    frozen.trainable = bool(fine_tune)
+    frozen.trainable = fine_tune
     inputs = keras.Input(graph.input_shape, name="images")
     x = frozen(inputs)
     if len(x.shape) > 2:

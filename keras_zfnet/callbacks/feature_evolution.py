@@ -13,6 +13,7 @@ from keras_zfnet.callbacks.summaries import SummaryWriter
 from keras_zfnet.callbacks.summaries import require_tensorboard
 from keras_zfnet.deconv import Deconvnet
 from keras_zfnet.deconv.model_graph import model_graph
+from keras_zfnet.utils import validation
 
 
 def _check_epochs(epochs):
@@ -179,8 +180,11 @@ class FeatureEvolution(keras.callbacks.Callback):
                     "`probe_data` is empty: expected at least one image. "
                     f"Received: probe_data.shape={array.shape}"
                 )
-            return array.astype("float32", copy=False)
+            return validation.as_images(array, self._input_shape,
+                                        "probe_data")
         try:
+            data_stream.check_stable_order(data, self.batch_size,
+                                           self._input_shape, "probe_data")
             first = next(iter(data_stream.iterate_batches(
                 data, self.batch_size, self._input_shape)), None)
         except ValueError as error:

@@ -117,3 +117,14 @@ def as_channels(channels, num_channels, layer_name):
             f"{channels!r}"
         )
     return array.astype("int32"), bool(single)
+
+
+def check_batch_size(batch_size):
+    """Returns `batch_size` as an int, or raises a `ValueError` naming it
+    unless it is an integer >= 1."""
+    if isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(
+            "`batch_size` must be an integer >= 1. Received: "
+            f"batch_size={batch_size!r}")
+    return int(batch_size)

@@ -151,3 +151,23 @@ def test_occlusion_title_says_predicted_without_labels(model, images):
                                         verbose=0)
     titles = [ax.get_title() for ax in labelled.plot(images[:1]).axes]
     assert any("true: 1" in t for t in titles)
+
+
+def test_a_reshuffling_dataset_is_refused_where_indices_are_reused(model,
+                                                                  images):
+    import tensorflow as tf
+
+    shuffled = tf.data.Dataset.from_tensor_slices(images).shuffle(
+        10, seed=1).batch(4)
+    top = kz.top_activations(model, shuffled, "conv3", k=2, verbose=0)
+    with pytest.raises(ValueError, match=r"same images in the same order"):
+        top.patches(shuffled)
+    steady = tf.data.Dataset.from_tensor_slices(images).shuffle(
+        10, seed=1, reshuffle_each_iteration=False).batch(4)
+    top = kz.top_activations(model, steady, "conv3", k=2, verbose=0)
+    assert top.patches(steady).shape[:2] == (len(top.channels), 2)
+    callback = kz.callbacks.FeatureEvolution(shuffled, ["conv3"], features=2,
+                                             epochs=(1,))
+    callback.set_model(model)
+    with pytest.raises(ValueError, match=r"probe_data.*same order"):
+        callback.on_train_begin()

@@ -211,8 +211,10 @@ def test_bad_arguments(model, kwargs, match):
 
 def test_multi_hot_with_softmax_is_rejected(model):
     x, y = synthetic_data()
+    multi_hot = np.eye(CLASSES)[y]
+    multi_hot[:, 0] = 1  # every image also carries label 0
     with pytest.raises(ValueError, match="classifiers.*multi-hot"):
-        layer_analysis(model, "signal", x, np.eye(CLASSES)[y],
+        layer_analysis(model, "signal", x, multi_hot,
                        per_class=2, splits=1, verbose=0)
 
 
