@@ -1,6 +1,7 @@
 """The result of `layer_analysis`: rows of mean +- std over random splits."""
 
 import csv
+import io
 import dataclasses
 
 import numpy as np
@@ -85,20 +86,32 @@ class LayerAnalysis:
             lines.append("| " + " | ".join([*key, *cells]) + " |")
         return "\n".join(lines)
 
-    def to_csv(self, path):
-        """Writes the rows (one per line, per-split scores `;`-joined)."""
+    def to_csv(self, path=None):
+        """The rows as CSV (one per line, per-split scores `;`-joined),
+        written to `path`, or returned as a string when `path` is None.
+
+        Returns:
+            `path`, or the CSV text.
+        """
+        if path is None:
+            buffer = io.StringIO()
+            self._write_csv(buffer)
+            return buffer.getvalue()
+        with open(path, "w", newline="") as f:
+            self._write_csv(f)
+        return path
+
+    def _write_csv(self, f):
         fields = ["classifier", "layer", "per_class", "metric", "mean", "std",
                   "scores"]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            for row in self.rows:
-                writer.writerow(dict(
-                    classifier=row["classifier"], layer=row["layer"],
-                    per_class=row["per_class"], metric=row["metric"],
-                    mean=f"{row['mean']:.6f}", std=f"{row['std']:.6f}",
-                    scores=";".join(f"{s:.6f}" for s in row["scores"])))
-        return path
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow(dict(
+                classifier=row["classifier"], layer=row["layer"],
+                per_class=row["per_class"], metric=row["metric"],
+                mean=f"{row['mean']:.6f}", std=f"{row['std']:.6f}",
+                scores=";".join(f"{s:.6f}" for s in row["scores"])))
 
     def plot(self, ax=None):
         """Score against layer, one line per classifier and training-set

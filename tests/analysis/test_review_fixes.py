@@ -91,3 +91,14 @@ def test_browse_k_labels_and_class_names(model, data, tmp_path):
                   layers=["conv1"], k=2, labels=y[:4],
                   output_dir=str(tmp_path / "c"), verbose=0)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_to_csv_without_a_path_returns_the_text(model, data, tmp_path):
+    x, y = data
+    result = kz.layer_analysis(model, "conv1", x, y, per_class=3, splits=1,
+                               classifiers=("svm",), verbose=0)
+    text = result.to_csv()
+    path = result.to_csv(tmp_path / "rows.csv")
+    assert path.read_text() == text
+    assert text.splitlines()[0].startswith("classifier,layer,per_class")
+    assert len(text.splitlines()) == 1 + len(result.rows)
