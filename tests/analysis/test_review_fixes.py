@@ -99,6 +99,6 @@ def test_to_csv_without_a_path_returns_the_text(model, data, tmp_path):
                                classifiers=("svm",), verbose=0)
     text = result.to_csv()
     path = result.to_csv(tmp_path / "rows.csv")
-    assert path.read_text() == text
+    assert path.read_bytes().decode() == text
     assert text.splitlines()[0].startswith("classifier,layer,per_class")
     assert len(text.splitlines()) == 1 + len(result.rows)
