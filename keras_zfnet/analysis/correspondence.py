@@ -153,6 +153,7 @@ def correspondence(model, images, parts, layer, random_trials=10,
         changed = run(occluded)
         for name, f0, f in zip(names, base, changed):
             eps = np.tile(f0, (len(trials), 1)) - f
+            _check_some_change(eps[:n], part, name)
             signs = np.sign(eps).reshape(len(trials), n, -1)
             distances = np.stack([sign_distances(s) for s in signs])
             pairs[(part, name)] = distances[0]
@@ -167,6 +168,19 @@ def correspondence(model, images, parts, layer, random_trials=10,
         bar.add(1)
     return CorrespondenceResult(table=table, pair_distances=pairs,
                                 random_distances=randoms, layers=tuple(names))
+
+
+def _check_some_change(eps, part, layer):
+    """Refuses a part whose occlusion changes no feature of some image: its
+    all-zero sign vector would look perfectly consistent."""
+    still = np.flatnonzero(~np.any(eps != 0, axis=1))
+    if still.size:
+        raise ValueError(
+            f"Occluding part '{part}' changes no feature of layer '{layer}' "
+            f"in image(s) {still[:10].tolist()}, so the sign of the change is "
+            "undefined there (all zeros would score as perfectly "
+            "consistent). Use larger boxes, another `fill`, or drop those "
+            f"images. Received: parts[{part!r}]")
 
 
 def _check_parts(parts, shape):

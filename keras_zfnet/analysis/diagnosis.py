@@ -10,6 +10,8 @@ RMS exceeds a fixed radius (`keras_zfnet.constraints.FilterRMS`).
 `diagnose` measures each of these.
 """
 
+import numbers
+
 import keras
 import numpy as np
 
@@ -100,7 +102,8 @@ def diagnose(model, images=None, layer=None, dead_rms=1e-3,
             f"{name!r}")
     stride = int(conv.strides[0])
     period = stride if aliasing_period is None else aliasing_period
-    if int(period) != period or period < 1:
+    if isinstance(period, bool) or not isinstance(
+            period, numbers.Integral) or period < 1:
         raise ValueError(
             "`aliasing_period` must be a positive integer or None. "
             f"Received: aliasing_period={aliasing_period!r}")
@@ -135,13 +138,15 @@ def _check_thresholds(dead_rms, dominance_ratio, mid_share,
               ("dominance_ratio", dominance_ratio, 1, np.inf),
               ("aliasing_threshold", aliasing_threshold, 0, np.inf))
     for arg, value, low, high in checks:
-        if not (isinstance(value, (int, float)) and low < value < high):
+        if isinstance(value, bool) or not (
+                isinstance(value, numbers.Real) and low < value < high):
             raise ValueError(
                 f"`{arg}` must be a number in ({low}, {high}). "
                 f"Received: {arg}={value!r}")
     for arg, value in (("projection_channels", projection_channels),
                        ("max_images", max_images)):
-        if not (isinstance(value, (int, np.integer)) and value >= 1):
+        if isinstance(value, bool) or not (
+                isinstance(value, numbers.Integral) and value >= 1):
             raise ValueError(
                 f"`{arg}` must be a positive integer. "
                 f"Received: {arg}={value!r}")

@@ -9,12 +9,15 @@ from keras_zfnet.datasets.splits import k_per_class_split
 def as_labels(labels, name="labels"):
     """`(labels, multi_label)`: 1-D integer labels or a multi-hot matrix."""
     array = np.asarray(labels)
-    if array.ndim == 1 and array.size and np.issubdtype(array.dtype,
-                                                        np.integer):
-        return array.astype("int64"), False
-    if array.ndim == 1 and array.size and np.issubdtype(array.dtype,
-                                                        np.floating) \
-            and np.all(array == np.round(array)):
+    single = array.ndim == 1 and array.size and (
+        np.issubdtype(array.dtype, np.integer) or (
+            np.issubdtype(array.dtype, np.floating)
+            and np.all(array == np.round(array))))
+    if single:
+        if array.min() < 0:
+            raise ValueError(
+                f"`{name}` must be class indices >= 0. Received: {name} "
+                f"with minimum {array.min()}")
         return array.astype("int64"), False
     if metrics.is_multi_hot(array):
         if np.all(array.sum(axis=1) == 1):

@@ -102,3 +102,18 @@ def test_to_csv_without_a_path_returns_the_text(model, data, tmp_path):
     assert path.read_bytes().decode() == text
     assert text.splitlines()[0].startswith("classifier,layer,per_class")
     assert len(text.splitlines()) == 1 + len(result.rows)
+
+
+def test_negative_labels_numpy_thresholds_and_unchanged_parts(model, data):
+    x, y = data
+    with pytest.raises(ValueError, match=r"labels.*>= 0.*-1"):
+        kz.layer_analysis(model, "conv1", x, y - 1, per_class=3, splits=1,
+                          classifiers=("svm",), verbose=0)
+    diagnosis = kz.diagnose(model, dead_rms=np.float32(0.01))
+    assert diagnosis.measures is not None
+    with pytest.raises(ValueError, match="aliasing_period"):
+        kz.diagnose(model, aliasing_period=True)
+    blank = np.zeros((3, 28, 28, 1), "float32")
+    with pytest.raises(ValueError, match=r"changes no feature.*\[0, 1, 2\]"):
+        kz.correspondence(model, blank, {"p": [(2, 8, 2, 8)] * 3}, "conv1",
+                          fill="zero")
