@@ -1,7 +1,7 @@
 """One streaming scan for the unit browser: top-k activations per channel and
 a histogram of every channel's per-image maximum, from the same forward pass.
 
-The top-k part is `top_activations`' own merge (`_merge_batch`), so the
+The top-k part is `top_activations`' own merge (`merge_batch`), so the
 entries equal what `top_activations` returns. The histogram of channel `c`
 has `bins` equal half-open bins over `[-limit[c], limit[c])`, where
 `limit[c]` is the smallest power of two > the largest |maximum| seen. When a batch brings a
@@ -16,9 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_zfnet.analysis import data_stream
-from keras_zfnet.analysis.top_activations import _initial_states
-from keras_zfnet.analysis.top_activations import _merge_batch
-from keras_zfnet.analysis.top_activations import _result
+from keras_zfnet.analysis.top_activations import initial_states
+from keras_zfnet.analysis.top_activations import merge_batch
+from keras_zfnet.analysis.top_activations import scan_result
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
 
@@ -185,7 +185,7 @@ def _step_function(extractor, channel_counts, k, bins, image_shape,
             outputs = [outputs]
         new_tops, new_histograms = [], []
         for out, top, histogram in zip(outputs, tops, histograms):
-            new_tops.append(_merge_batch(out, offset, valid, top, k))
+            new_tops.append(merge_batch(out, offset, valid, top, k))
             peak = tf.reduce_max(out, axis=(1, 2))
             new_histograms.append(
                 _update_histogram(peak, valid, histogram, bins))
@@ -276,7 +276,7 @@ def browse_scan(model, data, layers=None, k=9, bins=DEFAULT_BINS,
     view = model_graph(model)
     image_shape = view.input_shape
     counts = [int(view.output_shape(n)[-1]) for n in names]
-    tops = _initial_states([range(c) for c in counts], k)
+    tops = initial_states([range(c) for c in counts], k)
     histograms = [(tf.zeros((c, bins), tf.int64), tf.zeros((c,), tf.float32),
                    tf.zeros((c,), tf.int64)) for c in counts]
     bar = progress.bar(data_stream.num_batches(data, batch_size), verbose,
@@ -313,7 +313,7 @@ def browse_scan(model, data, layers=None, k=9, bins=DEFAULT_BINS,
         bar.add(1)
     if scanned == 0:
         raise ValueError("`data` is empty: expected at least one image.")
-    top = {name: _result(model, name, np.arange(c, dtype="int32"), state,
+    top = {name: scan_result(model, name, np.arange(c, dtype="int32"), state,
                          scanned, seen_shape, index_offset)
            for name, c, state in zip(names, counts, tops)}
     hists = {name: MaxHistogram(name, *(s.numpy() for s in state))

@@ -72,7 +72,7 @@ def _step_function(extractor, channel_lists, k, image_shape,
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return [
-            _merge_batch(out if picked is None
+            merge_batch(out if picked is None
                          else tf.gather(out, picked, axis=-1),
                          offset, valid, state, k)
             for out, picked, state in zip(outputs, selections, states)
@@ -94,7 +94,7 @@ def _cached_step(model_view, names, channel_lists, k, image_shape,
         jit_compile))
 
 
-def _merge_batch(out, offset, valid, state, k):
+def merge_batch(out, offset, valid, state, k):
     """Merges one batch's per-channel maxima into the running top k (items
     at or after `valid` are padding and never enter it)."""
     values, indices, positions = state
@@ -230,7 +230,7 @@ def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
             "batch_size": int(batch_size),
             "first_batch": checkpoints.batch_fingerprint(first),
         }
-    states = _initial_states(channel_lists, k)
+    states = initial_states(channel_lists, k)
     if checkpoint and checkpoints.exists(checkpoint):
         states, scanned = _resume(checkpoint, identity, len(names))
     use_xla = jit_compile is not False
@@ -285,14 +285,16 @@ def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
     if checkpoint:
         _save_checkpoint(checkpoint, identity, states, scanned)
     results = {
-        name: _result(model, name, chans, state, scanned, seen_shape,
+        name: scan_result(model, name, chans, state, scanned, seen_shape,
                       index_offset)
         for name, chans, state in zip(names, channel_lists, states)
     }
     return results if several else results[names[0]]
 
 
-def _initial_states(channel_lists, k):
+def initial_states(channel_lists, k):
+    """Empty running top-k states `(values, indices, positions)` per layer
+    (-inf values, -1 indices: empty slots)."""
     return [
         (tf.fill((len(c), k), tf.constant(-np.inf, tf.float32)),
          tf.fill((len(c), k), tf.constant(-1, tf.int64)),
@@ -341,8 +343,9 @@ def _receptive_field(model, name, image_shape):
         return None
 
 
-def _result(model, name, channels, state, scanned, image_shape,
-            index_offset):
+def scan_result(model, name, channels, state, scanned, image_shape,
+                index_offset):
+    """The `TopActivations` of one layer from a finished scan's state."""
     values, indices, positions = (s.numpy() for s in state)
     return TopActivations(
         layer=name,

@@ -312,14 +312,10 @@ class ModelGraph:
         """Whether the model's output is a softmax / sigmoid probability,
         looking through nested models and `Activation` / `Softmax` layers."""
         layer = self._last_layer(self.model)
-        while True:
-            if isinstance(layer, keras.layers.Softmax):
-                return True
-            activation = getattr(layer, "activation", None)
-            if activation is not None:
-                name = getattr(activation, "__name__", "")
-                return name in ("softmax", "sigmoid")
-            return False
+        if isinstance(layer, keras.layers.Softmax):
+            return True
+        name = getattr(getattr(layer, "activation", None), "__name__", "")
+        return name in ("softmax", "sigmoid")
 
     def _last_layer(self, model):
         functional = _functional(model)
