@@ -13,9 +13,9 @@ The conventions that make results exact and comparable live here, once:
   (`window_geometry`, `window_positions`).
 """
 
-import tensorflow as tf
 from keras import ops as kops
 
+from keras_zfnet import backend
 from keras_zfnet.utils import conv_utils
 
 
@@ -30,66 +30,68 @@ def first_argmax_2d(flat_maps, width, peaks=None):
     Returns:
         `(..., 2)` int32 positions.
     """
-    size = tf.shape(flat_maps)[-1]
+    size = flat_maps.shape[-1]
+    if size is None:
+        size = kops.shape(flat_maps)[-1]
     if peaks is None:
-        peaks = tf.reduce_max(flat_maps, axis=-1)
-    pixel = tf.range(size)
-    candidates = tf.where(flat_maps == peaks[..., None], pixel, size)
-    first = tf.reduce_min(candidates, axis=-1)
-    return tf.stack([first // width, first % width], axis=-1)
+        peaks = kops.max(flat_maps, axis=-1)
+    pixel = kops.arange(size, dtype="int32")
+    candidates = kops.where(flat_maps == kops.expand_dims(peaks, -1), pixel,
+                            size)
+    first = kops.cast(kops.min(candidates, axis=-1), "int32")
+    return kops.stack([first // width, first % width], axis=-1)
 
 
 def first_argmax_positions(maps):
     """`(batch, 2)` int32 `(row, col)` of each `(batch, h, w)` map's first
     maximum in row-major order (the tie rule)."""
-    shape = tf.shape(maps)
-    return first_argmax_2d(tf.reshape(maps, (shape[0], -1)), shape[2])
+    height, width = maps.shape[1], maps.shape[2]
+    return first_argmax_2d(kops.reshape(maps, (-1, height * width)), width)
 
 
-def window_geometry(shape, window, strides, padding):
+def window_geometry(shape, window, strides, padding, dilation=(1, 1)):
     """Per axis `(size, stride, pad)` of a window op on a `(H, W, ...)`
-    input: output `i` sees inputs `[i * stride - pad, ... + size)`."""
+    input: output `i` sees inputs `[i * stride - pad, ... + size)` (a
+    dilated window's size is its span `(k - 1) * dilation + 1`)."""
     padding = padding.lower()
     geometry = []
     for axis in range(2):
-        pad = conv_utils.leading_pad(
-            shape[axis], window[axis], strides[axis], padding
-        )
-        geometry.append((int(window[axis]), int(strides[axis]), int(pad)))
+        span = (int(window[axis]) - 1) * int(dilation[axis]) + 1
+        pad = conv_utils.leading_pad(shape[axis], span, strides[axis],
+                                     padding)
+        geometry.append((span, int(strides[axis]), int(pad)))
     return tuple(geometry)
 
 
 def window_positions(starts, size):
     """`(batch, size)` positions `starts[:, None] + [0, size)`."""
-    return starts[:, None] + tf.range(size)[None, :]
+    return kops.expand_dims(kops.cast(starts, "int32"), 1) + kops.expand_dims(
+        kops.arange(size, dtype="int32"), 0)
 
 
-def max_pool_with_switches(x, pool_size, strides, padding):
-    """Max pooling and its switches (`tf.nn.max_pool_with_argmax`: per-image
-    flat indices `(row * W + col) * C + channel`, first maximum of each
-    window in row-major order).
+def max_pool_with_switches(x, pool_size, strides, padding, portable=False):
+    """Max pooling and its switches: per-image flat indices `(row * W +
+    col) * C + channel` of each window's first maximum in row-major window
+    order (the tie rule; what `tf.nn.max_pool_with_argmax` gives).
+
+    The backend's own kernel is used where there is one
+    (`keras_zfnet.backend.fast_max_pool_with_switches`), else the
+    `keras.ops` form (`portable=True` forces it, e.g. under XLA).
 
     Returns:
-        `(pooled, switches)`, switches as int64.
+        `(pooled, switches)`, switches as int32.
     """
-    pooled, switches = tf.nn.max_pool_with_argmax(
-        x,
-        ksize=(1, *pool_size, 1),
-        strides=(1, *strides, 1),
-        padding=padding.upper(),
-        include_batch_in_index=False,
-    )
-    return pooled, tf.cast(switches, tf.int64)
+    geometry = window_geometry(x.shape[1:], pool_size, strides, padding)
+    if not portable:
+        fast = backend.fast_max_pool_with_switches(x, geometry, padding)
+        if fast is not None:
+            return fast
+    return max_pool_with_switches_portable(x, geometry, padding)
 
 
-def max_pool_with_switches_xla(x, geometry, padding):
-    """Max pooling and its switches from strided slices (XLA-friendly).
-
-    Gives exactly what `tf.nn.max_pool_with_argmax(...,
-    include_batch_in_index=False)` gives (values, and the first maximum in
-    row-major window order), with ops that XLA compiles; used when the whole
-    projection runs as one XLA computation.
-    """
+def max_pool_with_switches_portable(x, geometry, padding):
+    """Max pooling and switches from strided slices, on `keras.ops` only
+    (values and first maxima equal `tf.nn.max_pool_with_argmax`'s)."""
     (kr, sr, _), (kc, sc, _) = geometry
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     if padding.lower() == "same":
@@ -97,67 +99,73 @@ def max_pool_with_switches_xla(x, geometry, padding):
         pad_r = max((out_rows - 1) * sr + kr - height, 0)
         pad_c = max((out_cols - 1) * sc + kc - width, 0)
         top, left = pad_r // 2, pad_c // 2
-        lowest = x.dtype.min
-        x = tf.pad(x, [[0, 0], [top, pad_r - top], [left, pad_c - left],
-                       [0, 0]], constant_values=lowest)
+        x = kops.pad(x, [[0, 0], [top, pad_r - top], [left, pad_c - left],
+                         [0, 0]], constant_values=float("-inf"))
     else:
         out_rows = (height - kr) // sr + 1
         out_cols = (width - kc) // sc + 1
         top = left = 0
-    windows = tf.stack(
+    windows = kops.stack(
         [x[:, dr:dr + (out_rows - 1) * sr + 1:sr,
            dc:dc + (out_cols - 1) * sc + 1:sc, :]
          for dr in range(kr) for dc in range(kc)],
         axis=3,
     )  # (batch, out_rows, out_cols, kr * kc, channels)
-    peak = tf.reduce_max(windows, axis=3)
-    offsets = tf.range(kr * kc)[None, None, None, :, None]
-    first = tf.reduce_min(
-        tf.where(windows == peak[:, :, :, None], offsets, kr * kc), axis=3)
-    rows = tf.range(out_rows)[None, :, None, None] * sr - top + first // kc
-    cols = tf.range(out_cols)[None, None, :, None] * sc - left + first % kc
-    switches = (rows * width + cols) * channels + tf.range(channels)
-    return peak, tf.cast(switches, tf.int64)
+    peak = kops.max(windows, axis=3)
+    offsets = kops.reshape(kops.arange(kr * kc, dtype="int32"),
+                           (1, 1, 1, kr * kc, 1))
+    first = kops.min(kops.where(windows == kops.expand_dims(peak, 3),
+                                offsets, kr * kc), axis=3)
+    rows = kops.reshape(kops.arange(out_rows, dtype="int32") * sr - top,
+                        (1, -1, 1, 1)) + first // kc
+    cols = kops.reshape(kops.arange(out_cols, dtype="int32") * sc - left,
+                        (1, 1, -1, 1)) + first % kc
+    switches = (rows * width + cols) * channels + kops.arange(
+        channels, dtype="int32")
+    return peak, kops.cast(switches, "int32")
 
 
-def unpool(values, switches, output_size):
-    """Scatter-adds `values` at per-image flat `switches` (see the class).
+def max_pool_with_switches_xla(x, geometry, padding):
+    """Alias of `max_pool_with_switches_portable` (XLA compiles it)."""
+    return max_pool_with_switches_portable(x, geometry, padding)
+
+
+def unpool(values, switches, output_size, pool_size=None, strides=None,
+           portable=False, padding="valid"):
+    """Scatter-adds `values` at per-image flat `switches`.
 
     Args:
         values: `(batch, h, w, C)` tensor.
         switches: integer tensor of the same shape, indices into one image
             of shape `(*output_size, C)`.
         output_size: `(H, W)`.
+        pool_size, strides: the `"valid"` pooling whose input is
+            `output_size`; with them the backend's own kernel is used where
+            there is one (`keras_zfnet.backend.fast_unpool`).
+        portable: always use the `keras.ops` segment sum.
 
     Returns:
         `(batch, H, W, C)` tensor.
     """
+    if not portable and pool_size is not None:
+        fast = backend.fast_unpool(values, switches, output_size, pool_size,
+                                   strides, padding)
+        if fast is not None:
+            return fast
     height, width = output_size
     channels = values.shape[-1]
     plane = height * width * channels
     batch = kops.shape(values)[0]
-    offsets = kops.reshape(
-        kops.arange(batch, dtype="int64") * plane, (-1, 1, 1, 1)
-    )
-    segment_ids = kops.reshape(kops.cast(switches, "int64") + offsets, (-1,))
-    flat = kops.segment_sum(
-        kops.reshape(values, (-1,)), segment_ids, num_segments=batch * plane
-    )
+    offsets = kops.reshape(kops.arange(batch, dtype="int32") * plane,
+                           (-1, 1, 1, 1))
+    segment_ids = kops.reshape(kops.cast(switches, "int32") + offsets, (-1,))
+    flat = kops.segment_sum(kops.reshape(values, (-1,)), segment_ids,
+                            num_segments=batch * plane)
     return kops.reshape(flat, (-1, height, width, channels))
 
 
 def unpool_with_kernel(values, switches, output_size, pool_size, strides,
-                        padding):
-    """The same scatter as `unpool`, by TensorFlow's max-pool gradient
-    kernel (which only reads the shape of its `input`)."""
-    shape = tf.concat([tf.shape(values)[:1], output_size,
-                       tf.shape(values)[3:]], axis=0)
-    return tf.raw_ops.MaxPoolGradWithArgmax(
-        input=tf.zeros(shape, values.dtype),
-        grad=values,
-        argmax=tf.cast(switches, tf.int64),
-        ksize=[1, *pool_size, 1],
-        strides=[1, *strides, 1],
-        padding=padding.upper(),
-        include_batch_in_index=False,
-    )
+                       padding="valid"):
+    """`unpool` through the backend's kernel where there is one."""
+    return unpool(values, switches, output_size, pool_size, strides,
+                  padding=padding)

@@ -18,6 +18,7 @@ import numpy as np
 from keras_zfnet.analysis import filter_measures
 from keras_zfnet.analysis.diagnosis_result import Diagnosis
 from keras_zfnet.analysis.diagnosis_result import Finding
+from keras_zfnet.deconv.deconvnet import Deconvnet
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import validation
 
@@ -231,13 +232,7 @@ def _aliasing_measures(model, second, images, period, num_channels,
 
 def _shared_deconvnet(model):
     """The model's shared `Deconvnet` (its compiled passes reused)."""
-    graph = model_graph(model)
-    if hasattr(graph, "deconvnet"):
-        return graph.deconvnet()
-    from keras_zfnet.deconv import Deconvnet
-
-    return graph.cached("deconvnet", lambda: Deconvnet(model)) if hasattr(
-        graph, "cached") else Deconvnet(model)
+    return Deconvnet.shared(model)
 
 
 def _severity(ratio):

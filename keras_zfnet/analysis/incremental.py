@@ -9,7 +9,8 @@ over them) and the remaining layers, once the window covers much of the
 map, as usual on the spliced full maps. The result equals the plain forward
 pass of the occluded image (up to float summation order).
 
-Window arithmetic uses the deconvnet's stage geometry (`deconv.graph`):
+Window arithmetic uses the deconvnet engine's one geometry (each node's
+rule, `keras_zfnet.deconv.rules`):
 output position `i` of a stage sees inputs `[i * s - p, i * s - p + k)`, so a
 changed input window `[a, a + d)` changes outputs `[ceil((a - k + 1 + p) /
 s), floor((a + d - 1 + p) / s)]`, at most `(d + k - 2) // s + 1` of them.
@@ -20,33 +21,60 @@ import dataclasses
 import tensorflow as tf
 from keras import ops
 
-from keras_zfnet.deconv import windowed
+from keras_zfnet.deconv import engine
+from keras_zfnet.deconv import graph as graph_lib
+from keras_zfnet.deconv import windows as windows_lib
+from keras_zfnet.deconv.rules import activations
+from keras_zfnet.deconv.rules import convolutions
+from keras_zfnet.deconv.rules import fallback
+from keras_zfnet.deconv.rules import pooling
+from keras_zfnet.deconv.rules import structure
+from keras_zfnet.deconv.rules.base import call_layer
 from keras_zfnet.ops import window_positions
+
+_POINTWISE_RULES = (activations.ActivationRule, structure.IdentityRule,
+                    fallback.VJPRule, convolutions.ConvolutionRule)
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """Which stages run on windows, and their window sizes.
+    """Which nodes run on windows, and their window sizes.
 
     Attributes:
-        layers: the model's chain layers, in order.
-        stages: their parsed `Stage`s (up to any unsupported head).
+        graph: the model's deconvnet `Graph`.
+        stages: the leading chain of nodes computed on windows.
+        kinds: per stage `"conv"`, `"pool"`, `"pad"` or `"pointwise"`.
         stop: index of the last stage computed on windows.
         windows: per stage `0..stop`, the `(rows, cols)` of its output
             window.
         patch: the occluder's `(rows, cols)`.
     """
 
-    layers: list
+    graph: object
     stages: list
+    kinds: list
     stop: int
     windows: list
     patch: tuple
 
 
+def _kind(node):
+    rule = node.rule
+    if isinstance(rule, pooling.MaxPoolRule):
+        return "pool"
+    if isinstance(rule, structure.PaddingRule):
+        return "pad"
+    if isinstance(rule, convolutions.ConvolutionRule) and not rule.dense:
+        return "conv"
+    if isinstance(rule, _POINTWISE_RULES) and rule.geometry == (
+            (1, 1, 0), (1, 1, 0)):
+        return "pointwise"
+    return None
+
+
 def make_plan(model_view, image_shape, patch, max_fraction=0.5):
     """A `Plan` for occluders of size `patch`, or `None` when windows do not
-    pay off (no layer gets cheaper) or the model is not a chain.
+    pay off (no layer gets cheaper).
 
     Args:
         model_view: the model's `ModelGraph` (`model_graph(model)`).
@@ -55,28 +83,32 @@ def make_plan(model_view, image_shape, patch, max_fraction=0.5):
         max_fraction: stop windowing once a window covers more than this
             fraction of a map.
     """
+    shape = tuple(image_shape)
     try:
-        layers = model_view.chain()
-        stages, _ = model_view.stages(image_shape)
+        graph = model_view.cached(("deconv_graph", shape),
+                                  lambda: graph_lib.parse(model_view, shape))
     except ValueError:
         return None
+    if graph.blockers:
+        return None
     rows, cols = patch
-    windows = []
-    for stage in stages:
-        if not stage.spatial:
+    stages, kinds, windows = [], [], []
+    for node in windows_lib.chain_prefix(graph):
+        kind = _kind(node)
+        if kind is None or node.id == graph.output:
             break
-        (kr, sr, _), (kc, sc, _) = stage.geometry
+        (kr, sr, _), (kc, sc, _) = node.geometry
         rows, cols = (rows + kr - 2) // sr + 1, (cols + kc - 2) // sc + 1
-        height, width = stage.output_shape[:2]
+        height, width = node.output_shape[:2]
         if rows * cols > max_fraction * height * width:
             break
+        stages.append(node)
+        kinds.append(kind)
         windows.append((rows, cols))
-    convs = [s for s in stages[: len(windows)] if s.kind == "conv"]
-    if not convs:
+    if "conv" not in kinds:
         return None
-    return Plan(layers, stages, len(windows) - 1, windows, tuple(patch))
-
-
+    return Plan(graph, stages, kinds, len(windows) - 1, windows,
+                tuple(patch))
 
 
 def _write_patch(window, row_starts, col_starts, patch, patch_rows,
@@ -105,18 +137,18 @@ def _ceil_div(a, b):
     return -((-a) // b)
 
 
-def _stage_on_window(stage, clean_input, item_images, patch, starts):
+def _stage_on_window(stage, kind, clean_input, item_images, patch, starts):
     """Runs one stage on the changed window: `(patch, starts)` of its input
     to those of its output."""
     (kr, sr, pr), (kc, sc, pc) = stage.geometry
     row_in, col_in = starts
-    if stage.kind in ("pointwise", "pad", "crop"):
-        if stage.kind == "pointwise":
-            patch = stage.layer(patch, training=False)
-        if stage.kind == "pad":
+    if kind in ("pointwise", "pad"):
+        if kind == "pointwise":
+            patch = call_layer(stage.layer, [patch])
+        if kind == "pad":
             # Window positions outside the input frame land on the padding
             # border: they hold zeros, not what the window carried there.
-            height, width = stage.input_shape[:2]
+            height, width = stage.input_shapes[0][:2]
             r = window_positions(row_in, patch.shape[1])
             c = window_positions(col_in, patch.shape[2])
             inside = (((r >= 0) & (r < height))[:, :, None]
@@ -130,16 +162,16 @@ def _stage_on_window(stage, clean_input, item_images, patch, starts):
     col_out = _ceil_div(col_in - kc + 1 + pc, sc)
     row_win, col_win = row_out * sr - pr, col_out * sc - pc
     rows, cols = (d_rows - 1) * sr + kr, (d_cols - 1) * sc + kc
-    pad_value = clean_input.dtype.min if stage.kind == "pool" else 0.0
-    window = windowed.gather_windows(clean_input, item_images, row_win, col_win, rows,
-                            cols, pad_value)
+    pad_value = clean_input.dtype.min if kind == "pool" else 0.0
+    window = engine.gather_windows(clean_input, item_images, row_win,
+                                   col_win, rows, cols, pad_value)
     window = _write_patch(window, row_win, col_win, patch, row_in, col_in,
-                          stage.input_shape[:2])
+                          stage.input_shapes[0][:2])
     layer = stage.layer
-    if stage.kind == "pool":
+    if kind == "pool":
         out = ops.max_pool(window, layer.pool_size, layer.strides, "valid")
     else:
-        out = ops.conv(window, layer.kernel, layer.strides, "valid")
+        out = stage.rule.linear(window, "valid")
         if layer.use_bias:
             out = out + layer.bias
         out = layer.activation(out)
@@ -169,7 +201,7 @@ def occluded_forward(plan, images, fills, boxes, collect=None):
     clean = [images]
     x = images
     for stage in plan.stages[: plan.stop + 1]:
-        x = stage.layer(x, training=False)
+        x = call_layer(stage.layer, [x])
         clean.append(x)
     patch_rows, patch_cols = plan.patch
     patch = tf.broadcast_to(
@@ -179,8 +211,9 @@ def occluded_forward(plan, images, fills, boxes, collect=None):
     starts = (item_boxes[:, 0], item_boxes[:, 2])
     totals = None
     for index, stage in enumerate(plan.stages[: plan.stop + 1]):
-        patch, starts = _stage_on_window(stage, clean[index], item_images,
-                                         patch, starts)
+        patch, starts = _stage_on_window(stage, plan.kinds[index],
+                                         clean[index], item_images, patch,
+                                         starts)
         if collect == stage.name:
             totals = _window_totals(clean[index + 1], item_images, patch,
                                     starts)
@@ -189,11 +222,15 @@ def occluded_forward(plan, images, fills, boxes, collect=None):
     zeros = tf.zeros_like(starts[0])
     x = _write_patch(full, zeros, zeros, patch, starts[0], starts[1],
                      (height, width))
-    for layer in plan.layers[plan.stop + 1:]:
-        x = layer(x, training=False)
-        if collect == layer.name:
-            totals = tf.reduce_sum(x, axis=(1, 2))
-    return x, totals
+    values = {plan.stages[plan.stop].id: x}
+    for node in plan.graph.nodes[plan.stages[plan.stop].id + 1:]:
+        if node.rule is None:
+            continue
+        values[node.id] = call_layer(node.layer,
+                                     [values[i] for i in node.inputs])
+        if collect == node.name:
+            totals = tf.reduce_sum(values[node.id], axis=(1, 2))
+    return values[plan.graph.output], totals
 
 
 def _window_totals(clean_output, item_images, patch, starts):
@@ -201,8 +238,9 @@ def _window_totals(clean_output, item_images, patch, starts):
     change inside the (in-frame part of the) window."""
     rows, cols = patch.shape[1], patch.shape[2]
     height, width = clean_output.shape[1], clean_output.shape[2]
-    clean_window = windowed.gather_windows(clean_output, item_images, starts[0],
-                                  starts[1], rows, cols, 0.0)
+    clean_window = engine.gather_windows(clean_output, item_images,
+                                         starts[0], starts[1], rows, cols,
+                                         0.0)
     inside = (((window_positions(starts[0], rows) >= 0)
                & (window_positions(starts[0], rows) < height))[:, :, None]
               & ((window_positions(starts[1], cols) >= 0)

@@ -6,7 +6,7 @@ import numpy as np
 
 from keras_zfnet.analysis import checkpoints
 from keras_zfnet.analysis import data_stream
-from keras_zfnet.deconv.model_graph import model_graph
+from keras_zfnet.deconv.deconvnet import Deconvnet
 from keras_zfnet.deconv.receptive_field import ReceptiveField
 
 RESULT_FORMAT = "keras_zfnet.TopActivations/1"
@@ -306,7 +306,7 @@ class TopActivations:
 def _deconvnet(model):
     """The model's shared `Deconvnet`, so its compiled functions are
     reused."""
-    return model_graph(model).deconvnet()
+    return Deconvnet.shared(model)
 
 
 def _overlap(first, second):

@@ -1,24 +1,22 @@
 """`Deconvnet`: projects feature activations of a Keras CNN to pixel space."""
 
 import numpy as np
-import tensorflow as tf
 
-from keras_zfnet.deconv import forward
-from keras_zfnet.deconv import graph
-from keras_zfnet.deconv.graph_deconvnet import GraphPath
-from keras_zfnet.deconv import mirror
+from keras_zfnet.deconv import graph as graph_lib
+from keras_zfnet.deconv import mirror as mirror_lib
+from keras_zfnet.deconv import windows as windows_lib
 from keras_zfnet.deconv.model_graph import model_graph
-from keras_zfnet.ops import first_argmax_positions
-from keras_zfnet.utils.compiled import one_trace_per_function
-from keras_zfnet.deconv import windowed
+from keras_zfnet.deconv.projector import Projector
+from keras_zfnet.deconv.rules import VARIANTS
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
 
 MODES = ("max", "all")
 # Nominal size for models whose input has no fixed size (validation only).
 _PROBE_SIZE = 512
-# Projections of networks cheaper than this (mirror multiply-adds per
-# projection) run in XLA when a pass holds fewer than _XLA_MAX_ITEMS of them.
+# Projections of networks cheaper than this (backward multiply-adds per
+# projection on whole maps) run in XLA when a pass holds fewer than
+# _XLA_MAX_ITEMS of them.
 _XLA_MAX_FULL_COST = 1e8
 _XLA_MAX_ITEMS = 16
 
@@ -107,7 +105,8 @@ class Deconvnet:
     (2, 2, 224, 224, 3)
     """
 
-    def __init__(self, model, windowed="auto", jit_compile="auto"):
+    def __init__(self, model, rule="deconvnet", windowed="auto",
+                 jit_compile="auto"):
         for name, value in (("windowed", windowed),
                             ("jit_compile", jit_compile)):
             if value not in ("auto", True, False):
@@ -115,30 +114,26 @@ class Deconvnet:
                     f"`{name}` must be 'auto', True or False. "
                     f"Received: {name}={value!r}"
                 )
+        if rule not in VARIANTS:
+            raise ValueError(f"`rule` must be one of {VARIANTS}. "
+                             f"Received: rule={rule!r}")
         self.model = model
+        self.rule = rule
         self.windowed = windowed
         self.jit_compile = jit_compile
-        self._graph = model_graph(model)
-        self._input_shape = self._graph.input_shape
-        probe = tuple(_PROBE_SIZE if d is None else d for d in self._input_shape)
+        self._view = model_graph(model)
+        self._input_shape = self._view.input_shape
+        self._probe = tuple(_PROBE_SIZE if d is None else d
+                            for d in self._input_shape)
         self._mirror_cache = {}
         self._function_cache = {}
-        self._graph_path = None
-        try:
-            self._layers = self._graph.chain()
-        except ValueError:  # branches: the graph path (graph_deconvnet)
-            self._graph_path = GraphPath(self._graph, windowed)
-            self._probe = probe
-            self._layer_names = tuple(self._graph_path.walk(probe).projectable)
-            return
-        stages, self._blocker = self._graph.stages(probe)
-        if not stages:
-            layer, reason = self._blocker
-            raise graph.UnsupportedLayerError(
-                graph.unsupported_message(layer, reason)
-            )
-        self._layer_names = tuple(stage.name for stage in stages)
-        self._stage_layers = tuple(stage.layer for stage in stages)
+        self._layer_names = tuple(self._graph(self._probe).projectable)
+
+    @classmethod
+    def shared(cls, model):
+        """The model's shared paper-rule `Deconvnet` (its compiled
+        functions are reused by every analysis)."""
+        return model_graph(model).cached("deconvnet", lambda: cls(model))
 
     @property
     def layer_names(self):
@@ -157,24 +152,22 @@ class Deconvnet:
             layer: a name from `layer_names` or the layer object.
             input_shape: per-image input shape, needed only for models
                 without a fixed input size.
-            xla_compatible: build it from XLA-compilable ops only (used
-                when projections run under XLA).
+            xla_compatible: build it from XLA-compilable ops only.
 
         Returns:
             A `keras.Model` with inputs `[seed, <pool>_switches, ...]` and
-            the per-image input shape of the model as output.
+            the per-image input shape of the model as output: one
+            `MirrorStep` layer per forward layer below the seed, named
+            `<layer>_<verb>` (`conv5_filter`, `pool2_unpool`, ...), whose
+            `.step` says what it does.
         """
         shape = self._concrete_shape(input_shape)
         name = self._resolve(layer)
         key = (shape, name, xla_compatible)
-        if key not in self._mirror_cache and self._graph_path is not None:
-            self._mirror_cache[key] = self._graph_path.mirror_for(
-                shape, name, xla_compatible)
         if key not in self._mirror_cache:
-            stages = self._stages(shape)
-            index = self._layer_names.index(name)
-            self._mirror_cache[key] = mirror.build_mirror(
-                stages, index, xla_compatible=xla_compatible)
+            graph = self._graph(shape)
+            self._mirror_cache[key] = mirror_lib.build_mirror(
+                graph, graph.by_name[name], self.rule, xla_compatible)
         return self._mirror_cache[key]
 
     def project(self, images, layer, channels, mode="max", batch_size=64,
@@ -209,10 +202,9 @@ class Deconvnet:
         images = validation.as_images(images, self._input_shape)
         shape = tuple(images.shape[1:])
         name = self._resolve(layer)
-        index = self._layer_names.index(name)
-        stages = self._stages(shape)
+        seed_id = self._graph(shape).by_name[name]
         channels, single = validation.as_channels(
-            channels, stages[index].output_shape[-1], name
+            channels, self._graph(shape).nodes[seed_id].output_shape[-1], name
         )
         batch_size = _check_batch_size(batch_size)
         num = len(channels)
@@ -220,7 +212,7 @@ class Deconvnet:
         per_pass = max(1, batch_size // num)
         channel_step = min(num, batch_size)
         items = min(len(images), per_pass) * channel_step
-        function = self._projector(shape, index, mode, items)
+        function = self._projector(shape, seed_id, mode, items)
         steps = [
             (start, stop)
             for start in range(0, len(images), per_pass)
@@ -228,12 +220,11 @@ class Deconvnet:
         ]
         bar = progress.bar(len(steps) * -(-num // channel_step), verbose)
         for start, stop in steps:
-            chunk = tf.constant(images[start:stop])
+            chunk = images[start:stop]
             for c0 in range(0, num, channel_step):
-                picked = tf.constant(channels[c0:c0 + channel_step])
-                result[start:stop, c0:c0 + channel_step] = function(
-                    chunk, picked
-                ).numpy()
+                picked = np.asarray(channels[c0:c0 + channel_step], "int32")
+                result[start:stop, c0:c0 + channel_step] = _numpy(function(
+                    chunk, picked))
                 bar.add(1)
         return result[:, 0] if single else result
 
@@ -259,9 +250,8 @@ class Deconvnet:
         images = validation.as_images(images, self._input_shape)
         shape = tuple(images.shape[1:])
         name = self._resolve(layer)
-        index = self._layer_names.index(name)
-        stages = self._stages(shape)
-        out_shape = stages[index].output_shape
+        seed_id = self._graph(shape).by_name[name]
+        out_shape = self._graph(shape).nodes[seed_id].output_shape
         if len(out_shape) != 3:
             raise ValueError(
                 f"Layer '{name}' has no spatial map; use project() for "
@@ -282,42 +272,50 @@ class Deconvnet:
                 f"map of layer '{name}'. Received: positions={positions}"
             )
         batch_size = _check_batch_size(batch_size)
-        function = self._projector(shape, index, "positions",
+        function = self._projector(shape, seed_id, "positions",
                                    min(batch_size, len(images)))
         parts = []
         for start in range(0, len(images), batch_size):
             stop = start + batch_size
-            parts.append(function(
-                tf.constant(images[start:stop]),
-                tf.constant(channels[start:stop]),
-                tf.constant(positions[start:stop]),
-            ).numpy())
+            parts.append(_numpy(function(
+                images[start:stop],
+                np.asarray(channels[start:stop], "int32"),
+                positions[start:stop],
+            )))
         return np.concatenate(parts)
 
     # Internals -----------------------------------------------------------
 
+    def _graph(self, shape):
+        """The model's deconvnet `Graph` for a per-image input shape."""
+        shape = tuple(shape)
+        return self._view.cached(("deconv_graph", shape),
+                                 lambda: graph_lib.parse(self._view, shape))
+
     def _resolve(self, layer):
-        """The stage name of `layer` (a name, a nested path or a layer),
-        with the model-wide resolution every entry point shares."""
-        if self._graph_path is not None:
-            return self._graph_path.resolve(layer, self._probe)
-        target = self._graph.get_layer(layer)
-        for name, stage_layer in zip(self._layer_names, self._stage_layers):
-            if stage_layer is target:
-                return name
-        if self._blocker is not None and any(
-                lay is target for lay in self._layers):
-            blocking, reason = self._blocker
-            raise graph.UnsupportedLayerError(
-                f"Layer '{target.name}' cannot be projected because it lies "
-                "at or above an unsupported layer. "
-                + graph.unsupported_message(blocking, reason)
-            )
+        """The projectable name of `layer` (a name, a nested path or a
+        layer), or a `ValueError` saying why it cannot be projected."""
+        graph = self._graph(self._probe)
+        target = self._view.get_layer(layer)
+        nodes = [n for n in graph.nodes[1:] if n.layer is target]
+        for node in nodes:
+            if node.name in graph.by_name:
+                return node.name
+        for node in nodes:
+            if node.id in graph.blockers:
+                blocking, reason = graph.blockers[node.id]
+                raise graph_lib.UnsupportedLayerError(
+                    f"Layer '{target.name}' cannot be projected because it "
+                    "depends on a layer the deconvnet cannot pass. "
+                    + graph_lib.unsupported_message(blocking, reason,
+                                                    graph.projectable))
+        why = ("it is called several times in the model"
+               if len(nodes) > 1 else
+               "it is a nested model or has no spatial or dense output")
         raise ValueError(
-            f"Layer '{target.name}' cannot be projected (it is a nested "
-            f"model or not on the mirrored chain). Projectable layers: "
-            f"{list(self._layer_names)}. Received: layer={layer!r}"
-        )
+            f"Layer '{target.name}' cannot be projected ({why}). "
+            f"Projectable layers: {list(graph.projectable)}. "
+            f"Received: layer={layer!r}")
 
     def _concrete_shape(self, input_shape):
         shape = tuple(input_shape or self._input_shape)
@@ -328,159 +326,39 @@ class Deconvnet:
             )
         return shape
 
-    def _stages(self, shape):
-        if self._graph_path is not None:  # seeds: .name, .output_shape
-            return self._graph_path.seeds(shape)
-        return self._graph.stages(shape)[0]
-
-    def _use_windows(self, stages, index):
-        window_plan = windowed.plan(stages, index)
-        if window_plan is None or self.windowed is False:
-            return None
-        if self.windowed is True:
-            return window_plan
-        if window_plan.windowed_cost * 2 <= window_plan.full_cost:
-            return window_plan
-        return None
-
-    def _use_xla(self, stages, index, items):
-        """Whether to compile a projection pass of `items` with XLA."""
+    def _use_xla(self, graph, seed_id, items):
+        """The cost model's compile choice, the same for every topology."""
         if self.jit_compile != "auto":
             return bool(self.jit_compile)
         # Measured on 2 CPU cores: XLA fuses the many small ops of a few
         # projections of a small network (MiniZFNet conv5, one projection:
         # 5.2 -> 3.4 ms); for large networks or many projections per pass
-        # oneDNN's convolutions and TensorFlow's unpooling kernel win
-        # (MiniZFNet, 64 projections: 35.6 ms with XLA, 28.3 without; ZFNet
-        # conv5, 64 windowed projections: 545 ms with XLA, 405 without).
-        return (items < _XLA_MAX_ITEMS and
-                windowed.mirror_cost(stages, index) < _XLA_MAX_FULL_COST)
+        # oneDNN's convolutions and TensorFlow's unpooling kernel win.
+        cost = windows_lib.full_windows(graph, seed_id).cost
+        return items < _XLA_MAX_ITEMS and cost < _XLA_MAX_FULL_COST
 
-    def _projector(self, shape, index, mode, items):
-        if self._graph_path is not None:
-            xla = self.jit_compile is True
-        else:
-            xla = self._use_xla(self._stages(shape), index, items)
-        key = (shape, index, mode, xla)
+    def _projector(self, shape, seed_id, mode, items):
+        graph = self._graph(shape)
+        xla = self._use_xla(graph, seed_id, items)
+        key = (shape, seed_id, mode, xla)
         if key not in self._function_cache:
-            self._function_cache[key] = self._build_projector(
-                shape, index, mode, xla
-            )
+            windows = windows_lib.choose(
+                graph, seed_id, "all" if mode == "all" else "max",
+                self.windowed)
+            projector = Projector(graph, seed_id, windows, self.rule,
+                                  portable=xla)
+            if mode == "positions":
+                function = projector.positions_function(shape, xla)
+            else:
+                function = projector.channels_function(shape, mode, xla)
+            self._function_cache[key] = function
         return self._function_cache[key]
 
-    def _build_projector(self, shape, index, mode, xla):
-        """The compiled projection pass for one shape, layer and mode."""
-        stages = self._stages(shape)
-        if self._graph_path is not None:
-            runner = self._graph_path.runner(
-                shape, stages[index].id, mode, xla,
-                self.mirror_for(stages[index].name, shape, xla))
-            return one_trace_per_function(
-                _positions_function(runner, shape, {}) if mode == "positions"
-                else _channels_function(runner, shape, mode, {}))
-        window_plan = (
-            self._use_windows(stages, index) if mode != "all" else None
-        )
-        mirror_model = None
-        if window_plan is None:
-            mirror_model = self.mirror_for(stages[index].name, shape,
-                                           xla_compatible=xla)
-        runner = _MirrorRunner(stages, index, window_plan, mirror_model, xla)
-        # With XLA (see `_use_xla`) the whole projection is compiled:
-        # switches then come from XLA-compilable ops.
-        options = {"jit_compile": True} if xla else {}
-        if mode == "positions":
-            function = _positions_function(runner, shape, options)
-        else:
-            function = _channels_function(runner, shape, mode, options)
-        return one_trace_per_function(function)
 
+def _numpy(tensor):
+    import keras
 
-class _MirrorRunner:
-    """Runs the forward pass with switches, then the mirror (whole or on
-    receptive-field windows) for a batch of seeded items."""
-
-    def __init__(self, stages, index, window_plan, mirror_model, xla):
-        self.stages = stages
-        self.index = index
-        self.window_plan = window_plan
-        self.mirror_model = mirror_model
-        self.xla = xla
-        self.top = stages[index]
-        self.spatial = len(self.top.output_shape) == 3
-        self.pools = [i for i in range(index, -1, -1)
-                      if stages[i].kind == "pool"]
-
-    def forward(self, images):
-        outputs, switches = forward.record_forward(
-            self.stages, images, self.index, xla=self.xla)
-        return outputs[self.index], switches
-
-    def mirror(self, activations, switches, item_images, item_channels,
-               positions=None, maps=None):
-        """Projects items `(image, channel)` seeded at `positions` (their
-        own activation) or with whole `maps`."""
-        if self.window_plan is not None:
-            values = _values_at(activations, item_images, item_channels,
-                                positions)
-            return windowed.project(
-                self.stages, self.index, self.window_plan, positions, values,
-                item_channels, item_images, switches,
-                xla_compatible=self.xla,
-            )
-        if maps is None:
-            maps = _point_maps(activations, item_images, item_channels,
-                               positions)
-        seed = _seed(maps, item_channels, self.top.output_shape[-1],
-                     self.spatial)
-        item_switches = [tf.gather(switches[i], item_images)
-                         for i in self.pools]
-        return self.mirror_model([seed, *item_switches], training=False)
-
-
-def _positions_function(runner, shape, options):
-    """`f(images, channels, positions)`: one given activation per image."""
-    @tf.function(input_signature=[
-        tf.TensorSpec((None, *shape), tf.float32),
-        tf.TensorSpec((None,), tf.int32),
-        tf.TensorSpec((None, 2), tf.int32),
-    ], **options)
-    def project_positions(images, channels, positions):
-        activations, switches = runner.forward(images)
-        items = tf.range(tf.shape(images)[0])
-        return runner.mirror(activations, switches, items, channels,
-                             positions=positions)
-
-    return project_positions
-
-
-def _channels_function(runner, shape, mode, options):
-    """`f(images, channels)`: every channel of every image, seeded by its
-    first maximum (`"max"`) or its whole map (`"all"`)."""
-    @tf.function(input_signature=[
-        tf.TensorSpec((None, *shape), tf.float32),
-        tf.TensorSpec((None,), tf.int32),
-    ], **options)
-    def project(images, channels):
-        activations, switches = runner.forward(images)
-        n = tf.shape(images)[0]
-        k = tf.shape(channels)[0]
-        item_images = tf.repeat(tf.range(n), k)
-        item_channels = tf.tile(channels, [n])
-        maps = positions = None
-        if not runner.spatial:
-            maps = tf.reshape(tf.gather(activations, channels, axis=1),
-                              (-1,))
-        elif mode == "all":
-            maps = _channel_maps(activations, channels)
-        else:
-            positions = first_argmax_positions(
-                _channel_maps(activations, channels))
-        projections = runner.mirror(activations, switches, item_images,
-                                    item_channels, positions, maps)
-        return tf.reshape(projections, (n, k, *shape))
-
-    return project
+    return np.asarray(keras.ops.convert_to_numpy(tensor))
 
 
 def _check_batch_size(batch_size):
@@ -516,33 +394,3 @@ def _as_positions(positions, count):
     return array.astype("int32")
 
 
-def _channel_maps(activations, channels):
-    """`(n * k, h, w)` maps of the selected channels, image-major."""
-    maps = tf.gather(activations, channels, axis=3)
-    maps = tf.transpose(maps, (0, 3, 1, 2))
-    shape = tf.shape(maps)
-    return tf.reshape(maps, (-1, shape[2], shape[3]))
-
-
-def _values_at(activations, item_images, item_channels, positions):
-    index = tf.stack(
-        [item_images, positions[:, 0], positions[:, 1], item_channels], axis=1
-    )
-    return tf.gather_nd(activations, index)
-
-
-def _point_maps(activations, item_images, item_channels, positions):
-    """`(batch, h, w)` maps holding only each item's seed value."""
-    values = _values_at(activations, item_images, item_channels, positions)
-    height, width = activations.shape[1], activations.shape[2]
-    flat = positions[:, 0] * width + positions[:, 1]
-    maps = tf.one_hot(flat, height * width) * values[:, None]
-    return tf.reshape(maps, (-1, height, width))
-
-
-def _seed(maps, item_channels, num_channels, spatial):
-    """Places each item's map in its channel, zeros in all others."""
-    hot = tf.one_hot(item_channels, num_channels)
-    if spatial:
-        return maps[:, :, :, None] * hot[:, None, None, :]
-    return maps[:, None] * hot

@@ -1,320 +1,215 @@
-"""Reads a Keras CNN as a chain of stages the deconvnet can mirror.
+"""Reads a Keras model as the deconvnet's graph: one parse for every
+topology (a chain is a graph with one path).
 
-Every supported layer becomes a `Stage` with its per-image input / output
-shapes and, for spatial layers, one uniform piece of geometry per axis: output
-position `i` sees input positions `[i * stride - pad, i * stride - pad +
-size)`. Convolutions, pooling, zero padding, cropping and pointwise layers all
-fit this form, which is what receptive fields and the windowed mirror need.
+`parse(model_view, input_shape)` expands nested models and returns a
+`Graph`: the model's calls in topological order, each a `Node` with its
+layer, its input nodes, concrete per-image shapes and its *rule* from the
+rule table (`keras_zfnet.deconv.rules`), which carries the window geometry
+of layers that act locally on spatial maps (output position `i` sees input
+positions `[i * stride - pad, ... + size)`).
 """
 
 import dataclasses
 
 import keras
 
-from keras_zfnet.layers import LocalResponseNormalization
-from keras_zfnet.ops import window_geometry
+from keras_zfnet.deconv import rules
+from keras_zfnet.deconv.rules import convolutions
+from keras_zfnet.deconv.rules import pooling
+from keras_zfnet.utils import keras_internals
 
-SUPPORTED_LAYERS = (
-    "InputLayer",
-    "Conv2D (ReLU or linear activation, channels_last, no groups or "
-    "dilation)",
-    "MaxPooling2D / MaxPoolingWithSwitches2D",
-    "ZeroPadding2D",
-    "Cropping2D",
-    "ReLU / Activation('relu' or 'linear')",
-    "LocalResponseNormalization (identity in the mirror)",
-    "BatchNormalization (inference scale)",
-    "Rescaling / Normalization (scale)",
-    "Dropout / SpatialDropout2D / GaussianNoise / GaussianDropout / "
-    "AlphaDropout / ActivityRegularization / Identity (identity)",
-    "Flatten",
-    "GlobalAveragePooling2D",
-    "Dense (ReLU or linear activation)",
-    "nested Sequential / functional chain models",
-)
-
-_IDENTITY = (
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout1D,
-    keras.layers.SpatialDropout2D,
-    keras.layers.GaussianNoise,
-    keras.layers.GaussianDropout,
-    keras.layers.AlphaDropout,
-    keras.layers.ActivityRegularization,
-    keras.layers.Identity,
-    LocalResponseNormalization,
-)
-
-_FEATURE_LAYERS = (
-    keras.layers.Conv2D,
-    keras.layers.Dense,
-    keras.layers.MaxPooling2D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv2D,
-    keras.layers.Conv2DTranspose,
-    keras.layers.AveragePooling2D,
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    """One supported layer of a chain model.
-
-    Attributes:
-        layer: the Keras layer.
-        kind: `"conv"`, `"pool"`, `"pad"`, `"crop"`, `"pointwise"`,
-            `"flatten"`, `"gap"` or `"dense"`.
-        relu: whether the layer's output passes through a ReLU.
-        input_shape: per-image input shape, e.g. `(H, W, C)`.
-        output_shape: per-image output shape.
-        geometry: for spatial stages, `((size, stride, pad), (size, stride,
-            pad))` for rows and columns; `None` otherwise.
-        crop: for `"pad"` / `"crop"` stages, `((top, bottom), (left,
-            right))`.
-    """
-
-    layer: keras.layers.Layer
-    kind: str
-    relu: bool
-    input_shape: tuple
-    output_shape: tuple
-    geometry: tuple = None
-    crop: tuple = None
-
-    @property
-    def name(self):
-        return self.layer.name
-
-    @property
-    def spatial(self):
-        return self.geometry is not None
+# Layers that make up the feature hierarchy: an unusable layer below one of
+# them is reported when the deconvnet is created.
+FEATURE_LAYERS = (*convolutions.LAYERS, *pooling.LAYERS,
+                  keras.layers.Conv2DTranspose)
 
 
 class UnsupportedLayerError(ValueError):
-    """Raised for a layer the deconvnet cannot mirror."""
+    """Raised for a layer whose backward cannot be formed."""
 
 
-def chain_layers(model):
-    """The layers of a chain model from input to output, nested models
-    expanded.
+@dataclasses.dataclass(frozen=True)
+class Node:
+    """One call of a layer (or operation) in the expanded graph.
 
-    Raises:
-        ValueError: if the model is not a chain (a layer with several
-            inputs, several model outputs) or is a subclassed model.
+    Attributes:
+        id: position in topological order (0 is the model input).
+        layer: the Keras layer or operation (`None` for the input).
+        rule: its `rules.Rule` (`None` for the input and unusable nodes).
+        inputs: ids of the input nodes.
+        input_shapes: their per-image shapes.
+        output_shape: per-image output shape.
+        name: the layer's canonical name (`model_graph(model).resolve`).
     """
-    if isinstance(model, keras.Sequential):
-        layers = []
-        for layer in model.layers:
-            layers.extend(_expand(layer))
-        return layers
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"Expected a keras.Model. Received: model={model!r}"
-        )
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        outputs = None
-    if not outputs:
-        raise ValueError(
-            "Deconvnet needs a Sequential or functional Keras model built on "
-            "an input shape (a subclassed model has no graph to mirror; an "
-            "unbuilt model has no shapes). "
-            f"Received: model '{model.name}' ({type(model).__name__})"
-        )
-    if len(outputs) != 1:
-        raise ValueError(
-            "Deconvnet needs a chain model with a single output. "
-            f"Received: model '{model.name}' with {len(outputs)} outputs"
-        )
-    reversed_layers = []
-    tensor = outputs[0]
-    while True:
-        operation, node_index, _ = tensor._keras_history
-        if isinstance(operation, keras.layers.InputLayer):
-            break
-        node = operation._inbound_nodes[node_index]
-        inputs = [t for t in node.input_tensors]
-        if len(inputs) != 1:
-            raise UnsupportedLayerError(unsupported_message(
-                operation,
-                f"it takes {len(inputs)} inputs (the deconvnet mirrors chain "
-                "models, without residual or concatenated branches)",
-            ))
-        reversed_layers.append(operation)
-        tensor = inputs[0]
-    layers = []
-    for layer in reversed(reversed_layers):
-        layers.extend(_expand(layer))
-    return layers
+
+    id: int
+    layer: object
+    rule: object
+    inputs: tuple
+    input_shapes: tuple
+    output_shape: tuple
+    name: str
+
+    @property
+    def spatial(self):
+        """Whether windows pass through this node (a local rule between
+        rank-3 maps)."""
+        if self.layer is None:
+            return len(self.output_shape) == 3
+        return (self.rule is not None and self.rule.local
+                and len(self.output_shape) == 3
+                and all(len(s) == 3 for s in self.input_shapes))
+
+    @property
+    def geometry(self):
+        if self.layer is None:
+            return rules.base.POINT
+        return self.rule.geometry if self.spatial else None
 
 
-def _expand(layer):
-    if isinstance(layer, keras.Model):
-        return chain_layers(layer)
-    if isinstance(layer, keras.layers.InputLayer):
-        return []
-    return [layer]
+@dataclasses.dataclass(frozen=True)
+class Graph:
+    """The expanded graph of a model for one concrete input shape.
+
+    Attributes:
+        nodes: `Node`s in topological order, `nodes[0]` the input.
+        projectable: names of nodes whose output can seed a projection.
+        by_name: name -> node id of projectable nodes.
+        blockers: node id -> `(layer, reason)` of the unusable layer it
+            depends on.
+        fan_out: node id -> number of nodes reading its output.
+        output: id of the model's output node.
+    """
+
+    nodes: tuple
+    projectable: tuple
+    by_name: dict
+    blockers: dict
+    fan_out: dict
+    output: int
+
+    def ancestors(self, node_id):
+        """Ids of `node_id` and every node it depends on, sorted."""
+        seen = {node_id}
+        stack = [node_id]
+        while stack:
+            for parent in self.nodes[stack.pop()].inputs:
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        return sorted(seen)
 
 
-def model_input_shape(model):
-    """The per-image input shape of a model, e.g. `(224, 224, 3)`."""
-    shape = model.input_shape
-    if isinstance(shape, list):
-        if len(shape) != 1:
-            raise ValueError(
-                "Deconvnet needs a model with a single input. "
-                f"Received: input shapes {shape}"
-            )
-        shape = shape[0]
-    return tuple(shape[1:])
+def parse(model_view, input_shape):
+    """Parses `model_view.model` for a per-image `input_shape`.
 
-
-def parse_chain(layers, input_shape):
-    """Turns chain layers into `Stage`s for a given per-image input shape.
-
-    Parsing stops at the first unsupported layer. If that layer is followed
-    by convolution, pooling or dense layers (so that it sits *inside* the
-    feature hierarchy) an `UnsupportedLayerError` is raised at once;
-    otherwise (e.g. a softmax classifier on top) the stages before it are
-    returned together with the blocking layer.
+    Args:
+        model_view: the model's `ModelGraph`.
+        input_shape: concrete per-image input shape.
 
     Returns:
-        `(stages, blocker)` where `blocker` is `(layer, reason)` or `None`.
+        A `Graph`.
+
+    Raises:
+        UnsupportedLayerError: when an unusable layer (several outputs, a
+            non-float output) lies inside the feature hierarchy, naming it
+            and the layers that can still be projected.
     """
-    stages = []
-    shape = tuple(input_shape)
-    for position, layer in enumerate(layers):
-        reason = _unsupported_reason(layer, shape)
-        if reason is not None:
-            later = layers[position + 1:]
-            if any(isinstance(other, _FEATURE_LAYERS) for other in later):
-                raise UnsupportedLayerError(unsupported_message(layer, reason))
-            return stages, (layer, reason)
-        stage = _make_stage(layer, shape)
-        stages.append(stage)
-        shape = stage.output_shape
-    return stages, None
+    calls = []
+    outputs = keras_internals.walk_calls(model_view.model, [0], calls)
+    nodes = [Node(0, None, None, (), (), tuple(input_shape), "input")]
+    blockers = {}
+    counts = {}
+    for call in calls:
+        counts[id(call.layer)] = counts.get(id(call.layer), 0) + 1
+    for call in calls:
+        shapes = tuple(nodes[i].output_shape for i in call.inputs)
+        node_id = len(nodes)
+        shape = _output_shape(call.layer, shapes, call.symbolic_shape)
+        reason = _reason(call)
+        blocked = [blockers[i] for i in call.inputs if i in blockers]
+        name = _name(model_view, call.layer)
+        if reason is not None or blocked:
+            blockers[node_id] = blocked[0] if blocked else (call.layer,
+                                                            reason)
+            nodes.append(Node(node_id, call.layer, None, tuple(call.inputs),
+                              shapes, shape, name))
+            continue
+        layer = call.layer
+        if call.bound is not None:
+            layer = call.bound
+        rule = rules.rule_for(layer, shapes, shape)
+        nodes.append(Node(node_id, layer, rule, tuple(call.inputs), shapes,
+                          shape, name))
+    fan_out = {}
+    for node in nodes[1:]:
+        for i in node.inputs:
+            fan_out[i] = fan_out.get(i, 0) + 1
+    projectable, by_name = [], {}
+    for node, call in zip(nodes[1:], calls):
+        if (node.id in blockers or counts[id(call.layer)] > 1
+                or not isinstance(call.layer, keras.layers.Layer)
+                or call.bound is not None):
+            continue
+        if len(node.output_shape) in (1, 3):
+            projectable.append(node.name)
+            by_name[node.name] = node.id
+    for node, call in zip(nodes[1:], calls):
+        if node.id in blockers and isinstance(call.layer, FEATURE_LAYERS):
+            layer, reason = blockers[node.id]
+            raise UnsupportedLayerError(
+                unsupported_message(layer, reason, projectable))
+    return Graph(tuple(nodes), tuple(projectable), by_name, blockers,
+                 fan_out, outputs[0])
 
 
-def unsupported_message(layer, reason):
-    """The error text for a layer the deconvnet cannot mirror."""
-    supported = "; ".join(SUPPORTED_LAYERS)
+def unsupported_message(layer, reason, projectable):
+    """Error text for a layer the deconvnet cannot pass a signal through."""
     return (
         f"Layer '{layer.name}' ({type(layer).__name__}) cannot be mirrored "
-        f"by the deconvnet: {reason}. Supported layers: {supported}."
+        f"by the deconvnet: {reason}. Layers that do not depend on it can "
+        f"still be projected: {list(projectable)}. Supported layers: "
+        f"{'; '.join(rules.SUPPORTED_LAYERS)}."
     )
 
 
-def _is_relu_activation(activation):
-    return activation is keras.activations.relu
+def _name(model_view, layer):
+    if isinstance(layer, keras.layers.Layer):
+        try:
+            return model_view.resolve(layer)
+        except ValueError:
+            pass
+    return layer.name
 
 
-def _is_linear_activation(activation):
-    return activation is keras.activations.linear
-
-
-def _unsupported_reason(layer, shape):
-    if isinstance(layer, keras.layers.Conv2D):
-        if layer.data_format != "channels_last":
-            return "only data_format='channels_last' is supported"
-        if getattr(layer, "groups", 1) != 1:
-            return f"grouped convolutions (groups={layer.groups})"
-        if tuple(layer.dilation_rate) != (1, 1):
-            return f"dilated convolutions (dilation_rate={layer.dilation_rate})"
-        if not (_is_relu_activation(layer.activation)
-                or _is_linear_activation(layer.activation)):
-            return _activation_reason(layer.activation)
-        return _rank_reason(shape, 3)
-    if isinstance(layer, keras.layers.Dense):
-        if not (_is_relu_activation(layer.activation)
-                or _is_linear_activation(layer.activation)):
-            return _activation_reason(layer.activation)
-        return _rank_reason(shape, 1)
-    if isinstance(layer, keras.layers.MaxPooling2D):
-        if layer.data_format != "channels_last":
-            return "only data_format='channels_last' is supported"
-        return _rank_reason(shape, 3)
-    if isinstance(layer, (keras.layers.ZeroPadding2D, keras.layers.Cropping2D,
-                          keras.layers.GlobalAveragePooling2D)):
-        if layer.data_format != "channels_last":
-            return "only data_format='channels_last' is supported"
-        if getattr(layer, "keepdims", False):
-            return "keepdims=True is not supported"
-        return _rank_reason(shape, 3)
-    if isinstance(layer, keras.layers.ReLU):
-        if (layer.max_value is not None or layer.negative_slope
-                or layer.threshold):
-            return (
-                "only a plain ReLU (no max_value, negative_slope or "
-                "threshold) is supported"
-            )
-        return None
-    if isinstance(layer, keras.layers.Activation):
-        if not (_is_relu_activation(layer.activation)
-                or _is_linear_activation(layer.activation)):
-            return _activation_reason(layer.activation)
-        return None
-    if isinstance(layer, keras.layers.BatchNormalization):
-        if layer.axis not in (-1, len(shape)):
-            return f"only the channel axis is supported (axis={layer.axis})"
-        return None
-    if isinstance(layer, keras.layers.Normalization):
-        if layer.invert:
-            return "invert=True is not supported"
-        return None
-    if isinstance(layer, (keras.layers.Rescaling, *_IDENTITY)):
-        return None
-    if isinstance(layer, keras.layers.Flatten):
-        return _rank_reason(shape, 3)
-    return "this layer type has no deconvnet counterpart"
-
-
-def _activation_reason(activation):
-    name = getattr(activation, "__name__", repr(activation))
-    return (
-        f"its activation is '{name}'; the deconvnet rectifies only ReLU "
-        "(or linear) layers"
-    )
-
-
-def _rank_reason(shape, rank):
-    if len(shape) != rank:
-        return f"expected a per-image input of rank {rank}, got shape {shape}"
+def _reason(call):
+    """Why no backward can be formed through a call, or None."""
+    if call.num_outputs != 1:
+        return (f"it has {call.num_outputs} outputs (the deconvnet follows "
+                "single-output layers)")
+    dtype = str(call.dtype)
+    if "float" not in dtype:
+        return f"its output is not floating point (dtype {dtype})"
     return None
 
 
-def _make_stage(layer, shape):
-    out = tuple(layer.compute_output_shape((1, *shape))[1:])
-    if isinstance(layer, keras.layers.Conv2D):
-        geometry = window_geometry(
-            shape, layer.kernel_size, layer.strides, layer.padding
-        )
-        return Stage(layer, "conv", _is_relu_activation(layer.activation),
-                     shape, out, geometry)
-    if isinstance(layer, keras.layers.MaxPooling2D):
-        geometry = window_geometry(
-            shape, layer.pool_size, layer.strides, layer.padding
-        )
-        return Stage(layer, "pool", False, shape, out, geometry)
-    if isinstance(layer, keras.layers.ZeroPadding2D):
-        crop = tuple(tuple(int(v) for v in p) for p in layer.padding)
-        geometry = ((1, 1, crop[0][0]), (1, 1, crop[1][0]))
-        return Stage(layer, "pad", False, shape, out, geometry, crop)
-    if isinstance(layer, keras.layers.Cropping2D):
-        crop = tuple(tuple(int(v) for v in p) for p in layer.cropping)
-        geometry = ((1, 1, -crop[0][0]), (1, 1, -crop[1][0]))
-        return Stage(layer, "crop", False, shape, out, geometry, crop)
-    if isinstance(layer, keras.layers.Flatten):
-        return Stage(layer, "flatten", False, shape, out)
-    if isinstance(layer, keras.layers.GlobalAveragePooling2D):
-        return Stage(layer, "gap", False, shape, out)
-    if isinstance(layer, keras.layers.Dense):
-        return Stage(layer, "dense", _is_relu_activation(layer.activation),
-                     shape, out)
-    relu = isinstance(layer, keras.layers.ReLU) or (
-        isinstance(layer, keras.layers.Activation)
-        and _is_relu_activation(layer.activation)
-    )
-    geometry = ((1, 1, 0), (1, 1, 0)) if len(shape) == 3 else None
-    return Stage(layer, "pointwise", relu, shape, out, geometry)
+def _output_shape(layer, shapes, symbolic):
+    if all(d is not None for d in symbolic):
+        fixed = True
+    else:
+        fixed = False
+    batched = [(1, *s) for s in shapes]
+    try:
+        out = layer.compute_output_shape(batched if len(batched) > 1
+                                         else batched[0])
+        out = tuple(out[1:])
+        if all(isinstance(d, int) for d in out):
+            return out
+    except Exception:  # noqa: BLE001 - any layer may refuse
+        pass
+    if fixed:
+        return tuple(symbolic)
+    tensors = [keras.KerasTensor(s) for s in batched]
+    spec = keras_internals.compute_output_spec(
+        lambda *xs: layer(list(xs) if len(xs) > 1 else xs[0]), *tensors)
+    return tuple(spec.shape[1:])

@@ -1,89 +1,148 @@
-"""Generates the mirror (deconvnet) `keras.Model` of a chain of stages."""
+"""The generated deconvnet as an inspectable `keras.Model` (the paper's
+mirror): one `MirrorStep` layer per node below the seed, from the seed down
+to pixel space, running the same rules as every projection."""
 
 import keras
+from keras import ops
 
-from keras_zfnet.deconv import mirror_layers
-from keras_zfnet.layers import MaxUnpooling2D
+from keras_zfnet.deconv import engine
+from keras_zfnet.deconv import windows as windows_lib
+from keras_zfnet.deconv.rules import Context
 
 
-def build_mirror(stages, seed_index, name=None, xla_compatible=False):
-    """Builds the deconvnet attached to `stages[: seed_index + 1]`.
+class _Holder:
+    """Keeps the graph (which holds the model's layers) untracked."""
 
-    Going down from the seed layer to pixel space, each forward layer gets
-    its mirror: a ReLU layer rectifies where the forward pass rectified
-    (`<layer>_rectify`); convolutions become `TransposedConv2D`
-    (`<layer>_filter`), max pooling `MaxUnpooling2D` (`<layer>_unpool`), dense
-    layers `TransposedDense`, zero padding a crop, flatten a reshape, affine
-    layers their scale, and normalization / dropout layers identities.
+    def __init__(self, graph):
+        self.graph = graph
+
+
+@keras.saving.register_keras_serializable(package="keras_zfnet")
+class MirrorStep(keras.layers.Layer):
+    """The backward of one forward layer (one node of the model's graph).
+
+    It reads the forward layer's variables at call time (nothing is copied)
+    and applies the layer's rule from the rule table to whole maps.
 
     Args:
-        stages: the chain's `Stage`s.
-        seed_index: index of the seed layer's stage.
-        name: the model's name.
-        xla_compatible: unpool with `keras.ops.segment_sum` (XLA can
-            compile it) instead of TensorFlow's faster max-pool gradient
-            kernel.
+        graph: the model's deconvnet `Graph`.
+        node_id: the node.
+        variant: the ReLU rule (`"deconvnet"`, `"guided_backprop"`,
+            `"gradient"`).
+        record_keys: names of the node's record inputs, in call order.
+        portable: `keras.ops` forms only (XLA-compilable).
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        inputs: `[signal, *records]`: the top-down signal at the layer's
+            output and its recorded forward values.
 
     Returns:
-        A `keras.Model` with inputs `[seed, <pool>_switches, ...]` (seed of
-        the seed layer's per-image output shape; one int64 switch input per
-        max-pooling layer below it, from the top down) and one output of the
-        model's per-image input shape.
+        One signal per input of the forward layer (a list when it has
+        several), each of that input's per-image shape.
     """
-    top = stages[seed_index]
-    seed = keras.Input(shape=top.output_shape, name="seed")
+
+    def __init__(self, graph=None, node_id=0, variant="deconvnet",
+                 record_keys=(), portable=False, **kwargs):
+        super().__init__(**kwargs)
+        self._holder = _Holder(graph)
+        self.node_id = int(node_id)
+        self.variant = variant
+        self.record_keys = tuple(record_keys)
+        self.portable = bool(portable)
+
+    @property
+    def forward_layer(self):
+        return self._holder.graph.nodes[self.node_id].layer
+
+    @property
+    def rule(self):
+        return self._holder.graph.nodes[self.node_id].rule
+
+    @property
+    def kernel(self):
+        """The forward layer's kernel (shared, not copied)."""
+        return self.forward_layer.kernel
+
+    @property
+    def step(self):
+        """`"<layer>: <what the backward does>"`."""
+        node = self._holder.graph.nodes[self.node_id]
+        return f"{node.name}: {node.rule.describe(self.variant)}"
+
+    def call(self, inputs):
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [
+            inputs]
+        dy, values = inputs[0], dict(zip(self.record_keys, inputs[1:]))
+        graph = self._holder.graph
+        node = graph.nodes[self.node_id]
+        whole = windows_lib.full_windows(graph, self.node_id)
+        ctx = Context(self.variant, self.portable, None,
+                      lambda key: values[key])
+        outputs = []
+        for m, signal in zip(node.inputs, node.rule.backward(dy, ctx)):
+            if signal is None:
+                signal = ops.zeros((ops.shape(dy)[0],
+                                    *graph.nodes[m].output_shape), dy.dtype)
+            elif node.spatial:
+                signal = engine.place_input(node, signal, whole, m)
+            outputs.append(signal)
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def compute_output_shape(self, input_shape):
+        first = input_shape[0] if isinstance(input_shape[0], (list, tuple)) \
+            else input_shape
+        graph = self._holder.graph
+        shapes = [(first[0], *graph.nodes[m].output_shape)
+                  for m in graph.nodes[self.node_id].inputs]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"node_id": self.node_id, "variant": self.variant,
+                       "record_keys": list(self.record_keys),
+                       "portable": self.portable})
+        return config
+
+
+def build_mirror(graph, seed_id, variant="deconvnet", portable=False):
+    """The mirror `keras.Model` of seed node `seed_id`.
+
+    Returns:
+        A `keras.Model` with inputs `[seed, <layer>_switches,
+        <layer>_preactivation, ...]` (the seed, then the recorded forward
+        values its steps read, from the top down) and the per-image input
+        as output; its layers are `MirrorStep`s named `<layer>_<verb>`
+        (`conv5_filter`, `pool2_unpool`, `relu_rectify`, ...).
+    """
+    seed_node = graph.nodes[seed_id]
+    safe = seed_node.name.replace("/", "_")
+    seed = keras.Input(shape=seed_node.output_shape, name="seed")
     inputs = [seed]
-    x = seed
-    for stage in reversed(stages[: seed_index + 1]):
-        if stage.relu:
-            x = keras.layers.ReLU(name=f"{stage.name}_rectify")(x)
-        if stage.kind == "pool":
-            switches = keras.Input(
-                shape=stage.output_shape,
-                dtype="int64",
-                name=f"{stage.name}_switches",
-            )
-            inputs.append(switches)
-            geometry = {} if xla_compatible else dict(
-                pool_size=stage.layer.pool_size,
-                strides=stage.layer.strides,
-                padding=stage.layer.padding,
-            )
-            x = MaxUnpooling2D(
-                output_size=stage.input_shape[:2],
-                name=f"{stage.name}_unpool",
-                **geometry,
-            )([x, switches])
-        else:
-            layer = _mirror_layer(stage)
-            if layer is not None:
-                x = layer(x)
-    name = name or f"{top.name}_deconvnet"
-    return keras.Model(inputs, x, name=name)
-
-
-def _mirror_layer(stage):
-    """The mirror layer of a non-pooling stage (None for a bare ReLU)."""
-    name = stage.name
-    if stage.kind == "conv":
-        leads = (stage.geometry[0][2], stage.geometry[1][2])
-        return mirror_layers.TransposedConv2D(
-            stage.layer, leads, stage.input_shape[:2], name=f"{name}_filter"
-        )
-    if stage.kind == "dense":
-        return mirror_layers.TransposedDense(stage.layer, name=f"{name}_filter")
-    if stage.kind == "pad":
-        return keras.layers.Cropping2D(stage.crop, name=f"{name}_crop")
-    if stage.kind == "crop":
-        return keras.layers.ZeroPadding2D(stage.crop, name=f"{name}_pad")
-    if stage.kind == "flatten":
-        return keras.layers.Reshape(stage.input_shape, name=f"{name}_reshape")
-    if stage.kind == "gap":
-        return mirror_layers.GlobalAverageUnpooling2D(
-            stage.input_shape[:2], name=f"{name}_spread"
-        )
-    if isinstance(stage.layer, mirror_layers.AFFINE_LAYERS):
-        return mirror_layers.ChannelScale(stage.layer, name=f"{name}_scale")
-    if stage.relu:
-        return None
-    return keras.layers.Identity(name=f"{name}_identity")
+    records = {}
+    for key, i, shape, dtype in engine.record_specs(graph, seed_id, variant):
+        label = graph.nodes[i].name.replace("/", "_")
+        what = key.split(":")[1].replace("z", "preactivation")
+        tensor = keras.Input(shape=shape, dtype=dtype, name=f"{label}_{what}")
+        inputs.append(tensor)
+        records.setdefault(i, []).append((key.split(":")[1], tensor))
+    pending = {seed_id: [seed]}
+    for i in reversed(graph.ancestors(seed_id)):
+        parts = pending.pop(i, None)
+        if not parts:
+            continue
+        node = graph.nodes[i]
+        label = node.name.replace("/", "_")
+        signal = parts[0] if len(parts) == 1 else keras.layers.Add(
+            name=f"{label}_sum")(parts)
+        if node.layer is None:
+            return keras.Model(inputs, signal, name=f"{safe}_deconvnet")
+        own = records.get(i, [])
+        step = MirrorStep(graph, i, variant, [k for k, _ in own], portable,
+                          name=f"{label}_{node.rule.verb}")
+        outputs = step([signal, *[t for _, t in own]])
+        if len(node.inputs) == 1:
+            outputs = [outputs]
+        for m, output in zip(node.inputs, outputs):
+            pending.setdefault(m, []).append(output)
+    raise ValueError("The seed does not depend on the model input.")

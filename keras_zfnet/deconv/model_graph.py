@@ -21,7 +21,7 @@ import weakref
 
 import keras
 
-from keras_zfnet.deconv import graph as chain_graph
+from keras_zfnet.utils import keras_internals
 
 _GRAPHS = weakref.WeakKeyDictionary()
 
@@ -56,22 +56,7 @@ def model_graph(model):
 
 def _functional(model):
     """The functional graph of a model (Sequential's inner one), or None."""
-    if isinstance(model, keras.Sequential):
-        functional = getattr(model, "_functional", None)
-        if functional is None and model.built:
-            try:
-                model.build()
-            except Exception:  # noqa: BLE001 - reported as unbuilt below
-                return None
-            functional = getattr(model, "_functional", None)
-        return functional
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        return None
-    if not outputs or not hasattr(model, "_nodes_by_depth"):
-        return None
-    return model
+    return keras_internals.functional(model)
 
 
 def require_graph_model(model, what="model"):
@@ -151,24 +136,21 @@ class ModelGraph:
             if counts[entry.path[-1]] == 1:
                 self._by_name[entry.path[-1]] = entry
         self._feature_models = {}
-        self._chain = None
-        self._stages = {}
         self._cache = {}
 
     # Shared per-model state ------------------------------------------------
 
+    @property
+    def functional(self):
+        """The model's functional graph (a Sequential's inner one)."""
+        return self._functional
+
     def cached(self, key, factory):
-        """A per-model object (compiled functions, a `Deconvnet`...), built
+        """A per-model object (compiled functions, parsed graphs...), built
         once by `factory()` and kept as long as the model lives."""
         if key not in self._cache:
             self._cache[key] = factory()
         return self._cache[key]
-
-    def deconvnet(self):
-        """The model's shared `Deconvnet` (compiled functions reused)."""
-        from keras_zfnet.deconv.deconvnet import Deconvnet
-
-        return self.cached("deconvnet", lambda: Deconvnet(self.model))
 
     def concrete_input_shape(self, images_shape=None, what="images"):
         """The per-image input shape, free sizes taken from `images_shape`
@@ -187,22 +169,6 @@ class ModelGraph:
                 f"{images_shape}"
             )
         return tuple(int(d) for d in shape)
-
-    def chain(self):
-        """The model's layers as a chain, nested models expanded (raises
-        `ValueError` for branching graphs)."""
-        if self._chain is None:
-            self._chain = chain_graph.chain_layers(self.model)
-        return self._chain
-
-    def stages(self, input_shape):
-        """`(stages, blocker)`: the chain parsed for a concrete per-image
-        input shape (see `deconv.graph.parse_chain`), cached."""
-        input_shape = tuple(input_shape)
-        if input_shape not in self._stages:
-            self._stages[input_shape] = chain_graph.parse_chain(
-                self.chain(), input_shape)
-        return self._stages[input_shape]
 
     # Layers --------------------------------------------------------------
 

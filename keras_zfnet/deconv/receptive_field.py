@@ -2,6 +2,8 @@
 
 import collections
 
+from keras_zfnet.deconv import graph as graph_lib
+from keras_zfnet.deconv import windows
 from keras_zfnet.deconv.model_graph import model_graph
 
 
@@ -27,17 +29,6 @@ class ReceptiveField(
         r0 = self.start[0] + i * self.jump[0]
         c0 = self.start[1] + j * self.jump[1]
         return (r0, r0 + self.size[0]), (c0, c0 + self.size[1])
-
-
-def from_stages(stages, index):
-    """The receptive field of `stages[index]`'s output."""
-    size, jump, start = [1, 1], [1, 1], [0, 0]
-    for stage in stages[: index + 1]:
-        for axis, (window, stride, pad) in enumerate(stage.geometry):
-            start[axis] -= pad * jump[axis]
-            size[axis] += (window - 1) * jump[axis]
-            jump[axis] *= stride
-    return ReceptiveField(tuple(size), tuple(jump), tuple(start))
 
 
 def receptive_field(model, layer, input_shape=None):
@@ -71,51 +62,23 @@ def receptive_field(model, layer, input_shape=None):
     model_view = model_graph(model)
     shape = model_view.concrete_input_shape(input_shape, what="input_shape")
     target = model_view.get_layer(layer)
-    try:
-        model_view.chain()
-    except ValueError:  # branches: the union over all paths
-        return _graph_receptive_field(model_view, shape, target, layer)
-    stages, _ = model_view.stages(shape)
-    index = next((i for i, stage in enumerate(stages)
-                  if stage.layer is target), None)
-    name = target.name
-    if index is None:
-        raise ValueError(
-            f"Layer '{name}' is not on the model's chain of layers the "
-            f"deconvnet reads. Layers with receptive fields: "
-            f"{[s.name for s in stages if _all_spatial(stages, s)]}. "
-            f"Received: layer={layer!r}"
-        )
-    if not all(stage.spatial for stage in stages[: index + 1]):
-        raise ValueError(
-            f"Layer '{name}' has no spatial map (it is at or after a "
-            "Flatten / Dense / global pooling layer), so it has no "
-            f"receptive-field box. Spatial layers: "
-            f"{[s.name for s in stages if _all_spatial(stages, s)]}"
-        )
-    return from_stages(stages, index)
-
-
-def _graph_receptive_field(model_view, shape, target, layer):
-    from keras_zfnet.deconv import graph_walk
-
-    walk = model_view.cached(("graph_walk", shape),
-                             lambda: graph_walk.walk(model_view, shape))
-    spatial = [n for n in walk.nodes[1:] if len(n.output_shape) == 3
-               and n.name in walk.by_name]
+    graph = model_view.cached(("deconv_graph", shape),
+                              lambda: graph_lib.parse(model_view, shape))
+    spatial = []
+    for node in graph.nodes[1:]:
+        if len(node.output_shape) != 3 or node.name not in graph.by_name:
+            continue
+        try:
+            windows.receptive_box(graph, node.id)
+        except ValueError:
+            continue
+        spatial.append(node)
     nodes = [n for n in spatial if n.layer is target]
     if not nodes:
         raise ValueError(
             f"Layer '{target.name}' has no receptive-field box (it is not "
-            "a projectable layer with a spatial map). Layers with receptive "
-            f"fields: {[n.name for n in spatial]}. Received: layer={layer!r}")
-    return ReceptiveField(*graph_walk.receptive_box(walk, nodes[0].id))
-
-
-def _all_spatial(stages, target):
-    for stage in stages:
-        if not stage.spatial:
-            return False
-        if stage is target:
-            return True
-    return False
+            "a projectable layer with a spatial map: it is at or after a "
+            "Flatten / Dense / global pooling layer, or nested). Layers "
+            f"with receptive fields: {[n.name for n in spatial]}. "
+            f"Received: layer={layer!r}")
+    return ReceptiveField(*windows.receptive_box(graph, nodes[0].id))

@@ -90,8 +90,9 @@ class MaxPoolingWithSwitches2D(keras.layers.MaxPooling2D):
     def call(self, inputs):
         if not self.return_switches:
             return super().call(inputs)
-        return zf_ops.max_pool_with_switches(
+        pooled, switches = zf_ops.max_pool_with_switches(
             inputs, self.pool_size, self.strides, self.padding)
+        return pooled, keras.ops.cast(switches, "int64")
 
     def compute_output_shape(self, input_shape):
         shape = super().compute_output_shape(input_shape)

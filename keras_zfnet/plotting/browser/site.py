@@ -28,6 +28,7 @@ from importlib import resources
 import numpy as np
 
 from keras_zfnet.analysis import data_stream
+from keras_zfnet.deconv.deconvnet import Deconvnet
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.plotting.browser import tiles
 from keras_zfnet.utils import progress
@@ -180,7 +181,7 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
     _clear(path)
     for folder in ("data", "sprites"):
         os.makedirs(os.path.join(path, FILES, folder))
-    deconvnet = model_graph(model).deconvnet()
+    deconvnet = Deconvnet.shared(model)
     title = title or f"Units of {model.name}"
     layers = []
     bar = progress.bar(len(scan.layers), verbose, unit_name="layer")

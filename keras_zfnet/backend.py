@@ -1,0 +1,133 @@
+"""The few backend-specific pieces, behind one module.
+
+Tensor code in keras_zfnet is written on `keras.ops`; what `keras.ops` lacks
+lives here, as keras-hub does it: a portable reference path plus
+`keras.config.backend()` fast paths.
+
+- `compile_function`: `tf.function` (optionally XLA) on TensorFlow,
+  `jax.jit` on JAX, plain eager calls elsewhere.
+- `vjp`: the vector-Jacobian product of a function at a point (the
+  deconvnet's fallback rule).
+- `fast_max_pool_with_switches` / `fast_unpool`: TensorFlow's
+  `max_pool_with_argmax` and max-pool-gradient kernels; `keras_zfnet.ops`
+  uses them where they exist and its `keras.ops` forms elsewhere, with the
+  same first-maximum tie rule.
+
+Nothing here imports a backend at module level: `import keras_zfnet` works
+on whichever backend Keras runs.
+"""
+
+import keras
+
+
+def name():
+    """The running Keras backend: `"tensorflow"`, `"jax"`, `"torch"`, ..."""
+    return keras.config.backend()
+
+
+def compile_function(function, signature=None, jit_compile=False):
+    """`function` compiled for the running backend.
+
+    Args:
+        function: a function of tensors, written on `keras.ops`.
+        signature: on TensorFlow, a list of `(shape, dtype)` per argument
+            (`None` for free sizes), so that one trace serves every batch.
+        jit_compile: on TensorFlow, compile with XLA.
+
+    Returns:
+        A callable taking NumPy arrays or tensors.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        specs = None
+        if signature is not None:
+            specs = [tf.TensorSpec(shape, dtype) for shape, dtype in signature]
+        return tf.function(function, input_signature=specs,
+                           jit_compile=bool(jit_compile), autograph=False)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    return function
+
+
+def vjp(function, primals, cotangent):
+    """The vector-Jacobian product of `function` at `primals`.
+
+    Args:
+        function: `function(*primals) -> tensor`.
+        primals: a list of tensors.
+        cotangent: a tensor shaped like `function`'s output.
+
+    Returns:
+        A list with one tensor per primal (zeros where it has no effect).
+    """
+    backend = name()
+    primals = [keras.ops.convert_to_tensor(p) for p in primals]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            for primal in primals:
+                tape.watch(primal)
+            output = function(*primals)
+        return tape.gradient(output, primals, output_gradients=cotangent,
+                             unconnected_gradients="zero")
+    if backend == "jax":
+        import jax
+
+        _, pullback = jax.vjp(function, *primals)
+        return list(pullback(cotangent))
+    if backend == "torch":
+        import torch
+
+        with torch.enable_grad():
+            leaves = [p.detach().requires_grad_(True) for p in primals]
+            output = function(*leaves)
+            grads = torch.autograd.grad(output, leaves, cotangent,
+                                        allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g
+                for p, g in zip(primals, grads)]
+    raise ValueError(f"keras_zfnet has no vector-Jacobian product for the "
+                     f"'{backend}' backend. Received: backend={backend!r}")
+
+
+def fast_max_pool_with_switches(x, geometry, padding):
+    """The backend's own max pooling with switches, or `None` where it has
+    none (then `keras_zfnet.ops.max_pool_with_switches` uses `keras.ops`).
+
+    On TensorFlow: `tf.nn.max_pool_with_argmax` (its switches follow the
+    first-maximum tie rule). Returns `(pooled, int32 switches)`.
+    """
+    if name() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    (kr, sr, _), (kc, sc, _) = geometry
+    pooled, switches = tf.nn.max_pool_with_argmax(
+        x, ksize=(1, kr, kc, 1), strides=(1, sr, sc, 1),
+        padding=padding.upper(), include_batch_in_index=False)
+    return pooled, tf.cast(switches, "int32")
+
+
+def fast_unpool(values, switches, output_size, pool_size, strides,
+                padding="valid"):
+    """The backend's own unpooling kernel, or `None` where it has none.
+
+    On TensorFlow: the max-pool gradient kernel (it reads only the shape of
+    its `input`) for a `"valid"` pooling of `pool_size` / `strides` whose
+    input is `output_size`.
+    """
+    if name() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    shape = tf.concat([tf.shape(values)[:1], output_size,
+                       tf.shape(values)[3:]], axis=0)
+    return tf.raw_ops.MaxPoolGradWithArgmax(
+        input=tf.zeros(shape, values.dtype), grad=values,
+        argmax=tf.cast(switches, "int64"), ksize=[1, *pool_size, 1],
+        strides=[1, *strides, 1], padding=padding.upper(),
+        include_batch_in_index=False)

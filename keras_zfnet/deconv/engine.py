@@ -1,0 +1,193 @@
+"""The deconvnet's one engine: a recording forward pass and the backward
+that walks the graph in reverse from the seed, node by node through the
+rule table (`keras_zfnet.deconv.rules`), on whole maps or on receptive-field
+windows (`keras_zfnet.deconv.windows`). Written on `keras.ops`.
+
+A node used by several layers receives the sum of their signals. Every
+spatial node works on a *window* of its map: a static size and a per-item
+start `position * jump + offset`; positions of a window outside its map are
+zeroed (the forward's zero padding), so windowed and whole-map passes agree.
+"""
+
+from keras import ops
+
+from keras_zfnet import ops as zf_ops
+from keras_zfnet.deconv.rules import Context
+
+
+def record_specs(graph, seed_id, variant):
+    """`(key, node id, per-image shape, dtype)` of each forward value the
+    backward from `seed_id` reads, seed first (the mirror's input order)."""
+    specs = []
+    for i in reversed(graph.ancestors(seed_id)[1:]):
+        rule = graph.nodes[i].rule
+        for name in rule.record_keys(variant):
+            shape, dtype = rule.record_shapes(name)
+            specs.append((f"{i}:{name}", i, shape, dtype))
+    return specs
+
+
+def forward(graph, images, seed_id, variant="deconvnet", portable=False):
+    """Runs the seed's ancestors on `images` (the model's own layers,
+    called on tensors), recording what the backward needs.
+
+    Returns:
+        `(activations, records)`: the seed's output and a dict from record
+        key (see `record_specs`) to per-image tensors.
+    """
+    values = {0: images}
+    records = {}
+    for i in graph.ancestors(seed_id)[1:]:
+        node = graph.nodes[i]
+        own = {}
+        values[i] = node.rule.forward([values[j] for j in node.inputs], own,
+                                      variant, portable)
+        for name, value in own.items():
+            records[f"{i}:{name}"] = value
+    return values[seed_id], records
+
+
+def backward(graph, seed_id, signal, windows, record, positions=None,
+             variant="deconvnet", portable=False):
+    """Passes `signal` (at the seed's window) down to pixel space.
+
+    Args:
+        graph: the model's `Graph`.
+        seed_id: the seed node.
+        signal: `(batch, *seed window shape)` top-down signal.
+        windows: `Windows` (`windows.full_windows` / `receptive_windows`).
+        record: `record(key, node_id)` -> the per-item forward value at the
+            node's window.
+        positions: int32 `(batch, 2)` seed positions (windowed only).
+        variant: the ReLU rule.
+        portable: `keras.ops` forms only (under XLA).
+
+    Returns:
+        `(batch, *input_shape)` projections.
+    """
+    def starts(i):
+        if not windows.windowed:
+            return None
+        return tuple(positions[:, a] * windows.jumps[i][a]
+                     + windows.offsets[i][a] for a in range(2))
+
+    pending = {seed_id: [signal]}
+    for i in reversed(graph.ancestors(seed_id)):
+        parts = pending.pop(i, None)
+        if not parts:
+            continue
+        node = graph.nodes[i]
+        dy = parts[0]
+        for part in parts[1:]:
+            dy = dy + part
+        if windows.windowed and i != seed_id:
+            dy = _mask(dy, starts(i), node.output_shape)
+        if node.layer is None:
+            if windows.windowed:
+                return paste(dy, *starts(i), node.output_shape)
+            return dy
+        ctx = Context(variant, portable, starts(i),
+                      lambda key, i=i: record(f"{i}:{key}", i))
+        for m, contribution in zip(node.inputs, node.rule.backward(dy, ctx)):
+            if contribution is None:
+                continue
+            if node.spatial:
+                contribution = place_input(node, contribution, windows, m)
+            pending.setdefault(m, []).append(contribution)
+    raise ValueError("The seed does not depend on the model input.")
+
+
+def place_input(node, x, windows, m):
+    """Places a raw input-side window (start `offset * stride - pad`) into
+    the input node's window."""
+    leads = [windows.offsets[m][a] - (windows.offsets[node.id][a] * s - p)
+             for a, (_, s, p) in enumerate(node.geometry)]
+    sizes = windows.sizes[m]
+    for axis, (lead, size) in enumerate(zip(leads, sizes), start=1):
+        length = x.shape[axis]
+        if lead == 0 and length == size:
+            continue
+        front = max(0, -lead)
+        begin = max(0, lead)
+        end = min(length, lead + size)
+        index = [slice(None)] * 4
+        index[axis] = slice(begin, max(begin, end))
+        x = x[tuple(index)]
+        back = size - front - max(0, end - begin)
+        if front or back:
+            pads = [[0, 0]] * 4
+            pads[axis] = [front, back]
+            x = ops.pad(x, pads)
+    return x
+
+
+def _mask(x, starts, shape):
+    if len(shape) != 3:
+        return x
+    rows = _inside(starts[0], x.shape[1], shape[0])
+    cols = _inside(starts[1], x.shape[2], shape[1])
+    return x * (rows[:, :, None, None] * cols[:, None, :, None])
+
+
+def _inside(starts, size, limit):
+    positions = zf_ops.window_positions(starts, size)
+    return ops.cast((positions >= 0) & (positions < limit), "float32")
+
+
+def _flat_window_index(item_images, row_starts, col_starts, rows, cols,
+                       height, width):
+    """`(batch, rows, cols)` flat indices `image * H * W + row * W + col`
+    of each item's window (positions outside clipped onto the border)."""
+    r = ops.clip(zf_ops.window_positions(row_starts, rows), 0, height - 1)
+    c = ops.clip(zf_ops.window_positions(col_starts, cols), 0, width - 1)
+    base = ops.cast(item_images, "int32") * (height * width)
+    return (base[:, None, None] + r[:, :, None] * width + c[:, None, :])
+
+
+def gather_windows(maps, item_images, row_starts, col_starts, rows, cols,
+                   pad_value=None):
+    """Per-item windows `(batch, rows, cols, C)` of per-image maps
+    `(N, H, W, C)`. Positions outside the maps read the nearest border
+    value, or `pad_value` when one is given."""
+    height, width, channels = maps.shape[1], maps.shape[2], maps.shape[3]
+    index = _flat_window_index(item_images, row_starts, col_starts, rows,
+                               cols, height, width)
+    flat = ops.reshape(maps, (-1, channels))
+    windows = ops.take(flat, ops.reshape(index, (-1,)), axis=0)
+    windows = ops.reshape(windows, (-1, rows, cols, channels))
+    if pad_value is None:
+        return windows
+    inside = (_inside(row_starts, rows, height)[:, :, None]
+              * _inside(col_starts, cols, width)[:, None, :]) > 0
+    return ops.where(inside[..., None], windows,
+                     ops.cast(pad_value, windows.dtype))
+
+
+def paste(windows, row_starts, col_starts, frame_shape):
+    """Adds each item's window into a zero frame at its offset (positions
+    outside the frame must hold zeros)."""
+    height, width, channels = frame_shape
+    batch = ops.shape(windows)[0]
+    rows, cols = windows.shape[1], windows.shape[2]
+    items = ops.arange(batch, dtype="int32")
+    index = _flat_window_index(items, row_starts, col_starts, rows, cols,
+                               height, width)
+    flat = ops.segment_sum(ops.reshape(windows, (-1, channels)),
+                           ops.reshape(index, (-1,)),
+                           num_segments=batch * height * width)
+    return ops.reshape(flat, (-1, height, width, channels))
+
+
+def window_record(records, item_images, windows, positions):
+    """`record(key, node_id)` reading per-image records at each item's
+    window (whole maps when not windowed)."""
+    def record(key, i):
+        value = records[key]
+        if not windows.windowed or len(value.shape) != 4:
+            return ops.take(value, item_images, axis=0)
+        size = windows.sizes[i]
+        starts = [positions[:, a] * windows.jumps[i][a]
+                  + windows.offsets[i][a] for a in range(2)]
+        return gather_windows(value, item_images, *starts, *size)
+
+    return record

@@ -1,0 +1,132 @@
+"""The compiled projection passes: recording forward, seeding, backward.
+
+One `Projector` per (input shape, seed layer, mode, XLA choice), built by
+`Deconvnet` and cached there. Written on `keras.ops`; compiled by
+`keras_zfnet.backend.compile_function`.
+"""
+
+from keras import ops
+
+from keras_zfnet import backend
+from keras_zfnet.deconv import engine
+from keras_zfnet.ops import first_argmax_positions
+
+
+class Projector:
+    """Runs the recording forward, then the backward on the `windows` for
+    a batch of seeded items.
+
+    Args:
+        graph: the model's `Graph`.
+        seed_id: the seed node.
+        windows: the `Windows` of the pass.
+        variant: the ReLU rule.
+        portable: `keras.ops` forms only (XLA).
+    """
+
+    def __init__(self, graph, seed_id, windows, variant, portable):
+        self.graph = graph
+        self.seed_id = seed_id
+        self.windows = windows
+        self.variant = variant
+        self.portable = portable
+        shape = graph.nodes[seed_id].output_shape
+        self.channels = shape[-1]
+        self.spatial = len(shape) == 3
+
+    def forward(self, images):
+        return engine.forward(self.graph, images, self.seed_id, self.variant,
+                              self.portable)
+
+    def mirror(self, activations, records, item_images, item_channels,
+               positions=None, maps=None):
+        """Projects items `(image, channel)` seeded at `positions` (their
+        own activation) or with whole `maps`."""
+        if self.windows.windowed:
+            values = values_at(activations, item_images, item_channels,
+                               positions)
+            signal = ops.one_hot(item_channels, self.channels) * values[
+                :, None]
+            signal = signal[:, None, None, :]
+        else:
+            if maps is None:
+                maps = point_maps(activations, item_images, item_channels,
+                                  positions)
+            signal = seed(maps, item_channels, self.channels, self.spatial)
+        record = engine.window_record(records, item_images, self.windows,
+                                      positions)
+        return engine.backward(self.graph, self.seed_id, signal,
+                               self.windows, record, positions,
+                               self.variant, self.portable)
+
+    def positions_function(self, shape, jit_compile):
+        """`f(images, channels, positions)`: one given activation per
+        image."""
+        def project_positions(images, channels, positions):
+            activations, records = self.forward(images)
+            items = ops.arange(ops.shape(images)[0], dtype="int32")
+            return self.mirror(activations, records, items, channels,
+                               positions=positions)
+
+        return backend.compile_function(
+            project_positions,
+            [((None, *shape), "float32"), ((None,), "int32"),
+             ((None, 2), "int32")], jit_compile)
+
+    def channels_function(self, shape, mode, jit_compile):
+        """`f(images, channels)`: every channel of every image, seeded by
+        its first maximum (`"max"`) or its whole map (`"all"`)."""
+        def project(images, channels):
+            activations, records = self.forward(images)
+            n = ops.shape(images)[0]
+            k = ops.shape(channels)[0]
+            item_images = ops.repeat(ops.arange(n, dtype="int32"), k)
+            item_channels = ops.tile(channels, [n])
+            maps = positions = None
+            if not self.spatial:
+                maps = ops.reshape(ops.take(activations, channels, axis=1),
+                                   (-1,))
+            elif mode == "all":
+                maps = channel_maps(activations, channels)
+            else:
+                positions = first_argmax_positions(
+                    channel_maps(activations, channels))
+            projections = self.mirror(activations, records, item_images,
+                                      item_channels, positions, maps)
+            return ops.reshape(projections, (n, k, *shape))
+
+        return backend.compile_function(
+            project, [((None, *shape), "float32"), ((None,), "int32")],
+            jit_compile)
+
+
+def channel_maps(activations, channels):
+    """`(n * k, h, w)` maps of the selected channels, image-major."""
+    maps = ops.take(activations, channels, axis=3)
+    maps = ops.transpose(maps, (0, 3, 1, 2))
+    return ops.reshape(maps, (-1, activations.shape[1], activations.shape[2]))
+
+
+def values_at(activations, item_images, item_channels, positions):
+    """Each item's activation at its position and channel."""
+    height, width, channels = activations.shape[1:]
+    flat = (((ops.cast(item_images, "int32") * height + positions[:, 0])
+             * width + positions[:, 1]) * channels + item_channels)
+    return ops.take(ops.reshape(activations, (-1,)), flat)
+
+
+def point_maps(activations, item_images, item_channels, positions):
+    """`(batch, h, w)` maps holding only each item's seed value."""
+    values = values_at(activations, item_images, item_channels, positions)
+    height, width = activations.shape[1], activations.shape[2]
+    flat = positions[:, 0] * width + positions[:, 1]
+    maps = ops.one_hot(flat, height * width) * values[:, None]
+    return ops.reshape(maps, (-1, height, width))
+
+
+def seed(maps, item_channels, num_channels, spatial):
+    """Places each item's map in its channel, zeros in all others."""
+    hot = ops.one_hot(item_channels, num_channels)
+    if spatial:
+        return maps[:, :, :, None] * hot[:, None, None, :]
+    return maps[:, None] * hot
