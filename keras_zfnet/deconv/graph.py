@@ -194,14 +194,13 @@ def _reason(call):
 
 
 def _output_shape(layer, shapes, symbolic):
-    if all(d is not None for d in symbolic):
-        fixed = True
-    else:
-        fixed = False
+    fixed = all(d is not None for d in symbolic)
     batched = [(1, *s) for s in shapes]
     try:
         out = layer.compute_output_shape(batched if len(batched) > 1
                                          else batched[0])
+        if isinstance(out, list):
+            out = out[0]
         out = tuple(out[1:])
         if all(isinstance(d, int) for d in out):
             return out
@@ -212,4 +211,6 @@ def _output_shape(layer, shapes, symbolic):
     tensors = [keras.KerasTensor(s) for s in batched]
     spec = keras_internals.compute_output_spec(
         lambda *xs: layer(list(xs) if len(xs) > 1 else xs[0]), *tensors)
+    if isinstance(spec, (list, tuple)):  # several outputs (refused)
+        spec = spec[0]
     return tuple(spec.shape[1:])

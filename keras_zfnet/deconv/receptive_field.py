@@ -76,9 +76,9 @@ def receptive_field(model, layer, input_shape=None):
     nodes = [n for n in spatial if n.layer is target]
     if not nodes:
         raise ValueError(
-            f"Layer '{target.name}' has no receptive-field box (it is not "
-            "a projectable layer with a spatial map: it is at or after a "
-            "Flatten / Dense / global pooling layer, or nested). Layers "
+            f"Layer '{target.name}' has no receptive-field box (it has no "
+            "spatial map: it is at or after a Flatten / Dense / global "
+            "pooling layer, or it cannot be projected). Layers "
             f"with receptive fields: {[n.name for n in spatial]}. "
             f"Received: layer={layer!r}")
     return ReceptiveField(*windows.receptive_box(graph, nodes[0].id))

@@ -6,6 +6,8 @@ import pytest
 import tensorflow as tf
 
 import keras_zfnet as kz
+from keras_zfnet.deconv import engine
+from keras_zfnet.deconv import windows as windows_lib
 from tests.deconv import graph_oracle as oracle
 
 
@@ -105,8 +107,9 @@ def test_windowed_and_whole_map_mirrors_agree():
     full = kz.Deconvnet(model, windowed=False)
     windows = kz.Deconvnet(model, windowed=True)
     shape = IMAGES.shape[1:]
-    seed = windows._graph_path.seed_id(shape, "c2")
-    assert windows._graph_path.windows(shape, seed, "max").windowed
+    graph = windows._graph(shape)
+    assert windows_lib.choose(graph, graph.by_name["c2"], "max",
+                              True).windowed
     for layer in ("add", "c2"):
         _assert_close(windows.project(IMAGES, layer, [0, 5]),
                       full.project(IMAGES, layer, [0, 5]), rtol=1e-5)
@@ -134,45 +137,39 @@ def test_mirror_model_is_inspectable_and_runs():
     assert isinstance(mirror, keras.Model)
     assert [i.name for i in mirror.inputs] == ["seed", "mp_switches",
                                                "sw_preactivation"]
-    steps = mirror.get_layer("c2_backward").steps
-    assert steps[0] == "c2: rectify, conv"
-    assert steps[-1] == "c1: sum of 3 signals, rectify, conv"
-    assert "sw: local derivative, activation" in steps
+    steps = [layer.step for layer in mirror.layers if hasattr(layer, "step")]
+    assert steps[0] == "c2: rectify, filter"
+    assert steps[-1] == "c1: rectify, filter"
+    assert "sw: local derivative" in steps
+    assert "c1_sum" in [layer.name for layer in mirror.layers]
     # Calling the mirror with a seed and the recorded forward values gives
     # the projection.
-    from keras_zfnet.deconv import graph_backward
-
-    walk = dn._graph_path.walk(IMAGES.shape[1:])
-    act, records = graph_backward.forward(walk, tf.constant(IMAGES),
-                                          walk.by_name["c2"])
+    graph = dn._graph(IMAGES.shape[1:])
+    ids = graph.by_name
+    act, records = engine.forward(graph, tf.constant(IMAGES), ids["c2"])
     seed = tf.constant(oracle.all_seed(2)(act.numpy()))
-    ids = walk.by_name
     out = mirror([seed, records[f"{ids['mp']}:switches"],
                   records[f"{ids['sw']}:z"]])
     _assert_close(np.asarray(out), dn.project(IMAGES, "c2", 2, mode="all"))
     assert model.get_layer("c2").kernel is mirror.get_layer(
-        "c2_backward")._holder.walk.nodes[ids["c2"]].layer.kernel
+        "c2_filter").kernel
 
 
-def test_unsupported_layers_are_named_with_projectable_ones():
+def test_operations_with_arguments_and_softmax_heads_project():
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, activation="relu", name="c1")(inputs)
     y = keras.layers.Conv2D(4, 3, activation="relu", name="c2")(x)
     x = keras.layers.Add(name="add")([x[:, 1:-1, 1:-1], y])  # a slice op
-    x = keras.layers.Conv2D(4, 3, name="c3")(x)
-    with pytest.raises(ValueError, match=r"cannot be mirrored.*\['c1', "
-                                         r"'c2'\]"):
-        kz.Deconvnet(keras.Model(inputs, x))
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, name="c1")(inputs)
-    x = keras.layers.Add(name="add")([x, x])
     x = keras.layers.Flatten(name="flat")(x)
     out = keras.layers.Dense(3, activation="softmax", name="out")(x)
-    dn = kz.Deconvnet(keras.Model(inputs, out))
-    assert dn.layer_names[-1] == "flat"
-    with pytest.raises(ValueError, match=r"'out' \(Dense\).*softmax.*"
-                                         r"Layers that do not depend"):
-        dn.project(np.zeros((1, 8, 8, 3)), "out", 0)
+    model = keras.Model(inputs, out)
+    dn = kz.Deconvnet(model)
+    assert dn.layer_names[-1] == "out"
+    images = IMAGES[:, :8, :8]
+    for layer, mode in (("add", "max"), ("add", "all"), ("out", "max")):
+        seed = oracle.max_seed if mode == "max" else oracle.all_seed
+        expected = oracle.project(model, images, layer, seed(1))
+        _assert_close(dn.project(images, layer, 1, mode=mode), expected)
 
 
 def _receptive_graph():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_zfnet as kz
-from keras_zfnet.deconv import graph as chain_graph
+from keras_zfnet.deconv import graph as graph_lib
 from keras_zfnet.deconv.model_graph import model_graph
 
 SIZE = 32
@@ -185,9 +185,9 @@ def test_the_model_is_parsed_once(monkeypatch, images):
     x = np.random.default_rng(0).uniform(0, 255, (3, 28, 28, 1)).astype(
         "float32")
     calls = []
-    original = chain_graph.chain_layers
-    monkeypatch.setattr(chain_graph, "chain_layers",
-                        lambda m: calls.append(m) or original(m))
+    original = graph_lib.parse
+    monkeypatch.setattr(graph_lib, "parse",
+                        lambda v, s: calls.append(v.model) or original(v, s))
     kz.Deconvnet(model).project(x, "conv2", 0)
     top = kz.top_activations(model, x, "conv3", k=2, verbose=0)
     top.projections(x)
