@@ -50,38 +50,25 @@ class Deconvnet:
     the mirror shares (does not copy) their kernel variables, so it follows
     the model as it trains.
 
-    Graph models (ResNet, Inception, MobileNet, DenseNet, EfficientNet:
-    `Add`, `Concatenate`, a layer output used several times) follow the same
-    rule, generalized: a projection is the input-gradient of the seeded
-    activation (seed = the activation's value) where every ReLU's backward
-    pass is replaced by ReLU applied to the incoming top-down signal, max
-    pooling routes through the recorded switches, convolutions and dense
-    layers use their transposed filters without bias, and every other layer
-    passes the signal back the way its gradient does at the forward point:
-    `Add` copies the signal to each input, a layer output used by several
-    layers receives the sum of their signals, `Concatenate` splits it,
-    `BatchNormalization` scales it, average and global-average pooling
-    spread it, `DepthwiseConv2D` / `SeparableConv2D` use their transposed
-    filters. `ReLU(max_value=6)` and other ReLU-family activations
-    (`relu6`, `leaky_relu`, `LeakyReLU`) are rectified like ReLU;
-    activations with no rectification in the paper (`swish`, `gelu`,
-    `sigmoid` gates as in squeeze-and-excitation, `tanh`) and `Multiply`
-    pass the signal back through their local derivative at the forward
-    point, as Captum's `Deconvolution` does. For chains this is exactly the
-    rule above. Graph models are mirrored by a generated backward
-    (`keras_zfnet.deconv.graph_backward`; `dn.mirror_for(layer)` is a
-    `keras.Model` of inputs `[seed, <pool>_switches, <layer>_preactivation,
-    ...]` whose `GraphMirror` layer lists its `steps`); `mode="max"`
-    projections run on receptive-field windows where they pay off. Supported
-    layers there: `keras_zfnet.deconv.graph_walk.GRAPH_SUPPORTED_LAYERS`.
-
-    Supported layers: see `keras_zfnet.deconv.graph.SUPPORTED_LAYERS`
-    (convolutions and dense layers with ReLU or linear activations, max
-    pooling, padding, normalization, dropout, flatten, nested chain models).
-    A layer that cannot be mirrored inside the feature hierarchy (in a chain:
-    a `tanh` convolution, `DepthwiseConv2D`, ...) raises a
-    `ValueError` naming it; one on top of the hierarchy (a softmax classifier)
-    only makes the layers above it unavailable.
+    One engine serves every model (a chain is a graph with one path): the
+    model is parsed once into nodes, each with its rule from the rule table
+    (`keras_zfnet.deconv.rules`), and the same rule applies to a layer in a
+    `Sequential` and in a graph. The paper's rules: ReLU-family activations
+    (`relu`, `relu6`, `leaky_relu`, `ReLU(max_value=6)`, `LeakyReLU`)
+    rectify the top-down signal, max pooling routes it through the recorded
+    switches, convolutions (dilated, grouped, depthwise, separable) and
+    dense layers use their transposed filters without bias. Every other
+    layer passes the signal back through its own vector-Jacobian product at
+    the recorded forward point: `Add` copies the signal, a tensor used by
+    several layers receives the sum of their signals, `Concatenate` splits
+    it, batch norm scales it, average pooling spreads it, `tanh`, `gelu`,
+    `swish`, `sigmoid` gates, `Multiply`, `LayerNormalization`,
+    `UpSampling2D`, `Conv2DTranspose`, `GlobalMaxPooling2D` and custom
+    layers use their local derivative (Captum's convention). A layer is
+    refused only when no backward can be formed (several outputs, a
+    non-float output), with a `ValueError` naming it; a layer called several
+    times cannot seed a projection. `mode="max"` projections run on
+    receptive-field windows where that is at least twice cheaper.
 
     Args:
         model: a Sequential or functional Keras model (chains, or graphs
@@ -94,7 +81,11 @@ class Deconvnet:
         jit_compile: `"auto"` (default), `True` or `False`: compile each
             projection pass (forward and mirror) with XLA. `"auto"` does so
             for passes of a few projections of a small network, where it was
-            measured faster on CPU.
+            measured faster on CPU (the same cost model for every topology).
+        rule: the ReLU-family backward: `"deconvnet"` (default, the paper:
+            ReLU of the signal), `"guided_backprop"` (Springenberg et al.
+            2014: also masked where the forward input was not positive) or
+            `"gradient"` (the plain input gradient, times the seed).
 
     Example:
 
@@ -105,8 +96,8 @@ class Deconvnet:
     (2, 2, 224, 224, 3)
     """
 
-    def __init__(self, model, rule="deconvnet", windowed="auto",
-                 jit_compile="auto"):
+    def __init__(self, model, windowed="auto", jit_compile="auto",
+                 rule="deconvnet"):
         for name, value in (("windowed", windowed),
                             ("jit_compile", jit_compile)):
             if value not in ("auto", True, False):

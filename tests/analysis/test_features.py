@@ -50,7 +50,9 @@ def test_pooling_avg_and_max_over_space(model, images):
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(mx["conv2"], conv.max(axis=(1, 2)))
     # Dense outputs are not pooled.
-    np.testing.assert_array_equal(avg["fc7"], truncated(model, "fc7", images))
+    # (batches differ in composition: oneDNN may sum in another order)
+    np.testing.assert_allclose(avg["fc7"], truncated(model, "fc7", images),
+                               rtol=1e-5, atol=1e-7)
 
 
 class _Images(keras.utils.PyDataset):
