@@ -52,6 +52,9 @@ setup(
         "test": ["pytest>=7", "pytest-xdist", "nbclient", "nbformat",
                  "ipykernel", "playwright"],
         "notebooks": ["nbformat", "nbclient", "ipykernel"],
+        # keras-hub backbones in tests/deconv/test_zoo.py (skipped without
+        # it: it pins tensorflow-text, so CI's environment leaves it out).
+        "hub": ["keras-hub"],
     },
     entry_points={"console_scripts": ["keras-zfnet=keras_zfnet.cli:main"]},
     classifiers=[

@@ -33,16 +33,15 @@ class ActivationRule(Rule):
         return self.activation.describe(variant)
 
     def record_keys(self, variant):
-        return ("z",) if self.activation.needs_z(variant) else ()
+        return ("z",) if self.needs_z(variant) else ()
 
     def record_shapes(self, key):
         return self.input_shapes[0], "float32"
 
     def forward(self, xs, records, variant, portable):
-        if self.activation.needs_z(variant):
+        if self.needs_z(variant):
             records["z"] = xs[0]
         return call_layer(self.layer, xs)
 
     def backward(self, dy, ctx):
-        z = ctx.record("z") if self.activation.needs_z(ctx.variant) else None
-        return [self.activation(dy, z, ctx.variant)]
+        return [self.activation_backward(dy, ctx)]

@@ -54,6 +54,8 @@ class Rule:
     """
 
     verb = "backward"
+    # The `ActivationBackward` of the layer's own activation, if any.
+    activation = None
 
     def __init__(self, layer, input_shapes, output_shape):
         self.layer = layer
@@ -85,6 +87,24 @@ class Rule:
     def backward(self, dy, ctx):
         """Raw signals for each input (`None` for none)."""
         raise NotImplementedError
+
+    def needs_z(self, variant):
+        """Whether the activation's backward reads the pre-activation."""
+        return self.activation is not None and self.activation.needs_z(
+            variant)
+
+    def activate(self, z, records, variant):
+        """The layer's activation of `z`, recording `z` when needed."""
+        if self.needs_z(variant):
+            records["z"] = z
+        return self.layer.activation(z)
+
+    def activation_backward(self, dy, ctx):
+        """`dy` through the activation's backward (unchanged without one)."""
+        if self.activation is None:
+            return dy
+        z = ctx.record("z") if self.needs_z(ctx.variant) else None
+        return self.activation(dy, z, ctx.variant)
 
     def cost(self, area):
         """Multiply-adds of the backward on an output window of `area`

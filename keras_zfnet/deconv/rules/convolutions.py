@@ -65,12 +65,8 @@ class ConvolutionRule(Rule):
             return self.verb
         return f"{self.activation.describe(variant)}, {self.verb}"
 
-    def _needs_z(self, variant):
-        return self.activation is not None and self.activation.needs_z(
-            variant)
-
     def record_keys(self, variant):
-        return ("z",) if self._needs_z(variant) else ()
+        return ("z",) if self.needs_z(variant) else ()
 
     def linear(self, x, padding=None):
         """The layer's linear map (no bias) with `padding`."""
@@ -89,18 +85,15 @@ class ConvolutionRule(Rule):
                         dilation_rate=layer.dilation_rate)
 
     def forward(self, xs, records, variant, portable):
-        if not self._needs_z(variant):
+        if not self.needs_z(variant):
             return call_layer(self.layer, xs)
         z = self.linear(xs[0])
         if self.layer.use_bias:
             z = z + self.layer.bias
-        records["z"] = z
-        return self.layer.activation(z)
+        return self.activate(z, records, variant)
 
     def backward(self, dy, ctx):
-        if self.activation is not None:
-            z = ctx.record("z") if self._needs_z(ctx.variant) else None
-            dy = self.activation(dy, z, ctx.variant)
+        dy = self.activation_backward(dy, ctx)
         if self.dense:
             return [ops.matmul(dy, ops.transpose(self.layer.kernel))]
         if self.plain:

@@ -94,14 +94,10 @@ class VJPRule(Rule):
             return words
         return f"{self.activation.describe(variant)}, {words}"
 
-    def _needs_z(self, variant):
-        return self.activation is not None and self.activation.needs_z(
-            variant)
-
     def record_keys(self, variant):
         keys = () if self.linear else tuple(
             f"input{k}" for k in range(len(self.input_shapes)))
-        return keys + (("z",) if self._needs_z(variant) else ())
+        return keys + (("z",) if self.needs_z(variant) else ())
 
     def record_shapes(self, key):
         if key.startswith("input"):
@@ -114,15 +110,10 @@ class VJPRule(Rule):
                 records[f"input{k}"] = x
         if self.activation is None:
             return self.call(xs)
-        z = self.call(xs)
-        if self._needs_z(variant):
-            records["z"] = z
-        return self.layer.activation(z)
+        return self.activate(self.call(xs), records, variant)
 
     def backward(self, dy, ctx):
-        if self.activation is not None:
-            z = ctx.record("z") if self._needs_z(ctx.variant) else None
-            dy = self.activation(dy, z, ctx.variant)
+        dy = self.activation_backward(dy, ctx)
         if self.linear:
             batch = ops.shape(dy)[0]
             if self.local:  # windows: the inputs' windows are dy's size
