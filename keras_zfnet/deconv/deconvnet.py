@@ -325,8 +325,12 @@ class Deconvnet:
         # projections of a small network (MiniZFNet conv5, one projection:
         # 5.2 -> 3.4 ms); for large networks or many projections per pass
         # oneDNN's convolutions and TensorFlow's unpooling kernel win.
-        cost = windows_lib.full_windows(graph, seed_id).cost
-        return items < _XLA_MAX_ITEMS and cost < _XLA_MAX_FULL_COST
+        if items >= _XLA_MAX_ITEMS:
+            return False
+        cost = self._view.cached(
+            ("deconv_full_cost", graph.nodes[0].output_shape, seed_id),
+            lambda: windows_lib.full_windows(graph, seed_id).cost)
+        return cost < _XLA_MAX_FULL_COST
 
     def _projector(self, shape, seed_id, mode, items):
         graph = self._graph(shape)
