@@ -4,8 +4,14 @@ from keras import ops
 
 # Below this many output channels a strided transposed convolution is
 # computed as one stride-1 convolution over stride**2 phases (measured 2-3x
-# faster on CPU for the first layer's 3 channels; slower for wide layers).
+# faster on CPU for the first layer's 3 channels with TensorFlow 2.16).
 PHASE_MAX_CHANNELS = 8
+# Kernels with at least this many input x output channels also run as
+# forward convolutions (phases; one phase at stride 1): with TensorFlow 2.21
+# on 2 CPU cores, 64 windowed ZFNet conv5 projections took 0.81-0.91 s this
+# way against 1.08-1.21 s through the transposed-convolution kernel, while
+# MiniZFNet's narrower layers (at most 96 x 96) were slower this way.
+PHASE_MIN_WIDE = 16384
 
 
 def conv_transpose_valid(x, kernel, strides):
@@ -25,6 +31,8 @@ def conv_transpose_valid(x, kernel, strides):
     kernel = ops.convert_to_tensor(kernel)
     strides = tuple(int(s) for s in strides)
     if max(strides) > 1 and kernel.shape[2] <= PHASE_MAX_CHANNELS:
+        return _by_phases(x, kernel, strides)
+    if kernel.shape[2] * kernel.shape[3] >= PHASE_MIN_WIDE:
         return _by_phases(x, kernel, strides)
     return ops.conv_transpose(x, kernel, strides=strides, padding="valid")
 
