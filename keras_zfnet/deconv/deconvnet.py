@@ -193,9 +193,10 @@ class Deconvnet:
         images = validation.as_images(images, self._input_shape)
         shape = tuple(images.shape[1:])
         name = self._resolve(layer)
-        seed_id = self._graph(shape).by_name[name]
+        graph = self._graph(shape)
+        seed_id = graph.by_name[name]
         channels, single = validation.as_channels(
-            channels, self._graph(shape).nodes[seed_id].output_shape[-1], name
+            channels, graph.nodes[seed_id].output_shape[-1], name
         )
         batch_size = _check_batch_size(batch_size)
         num = len(channels)
@@ -241,8 +242,9 @@ class Deconvnet:
         images = validation.as_images(images, self._input_shape)
         shape = tuple(images.shape[1:])
         name = self._resolve(layer)
-        seed_id = self._graph(shape).by_name[name]
-        out_shape = self._graph(shape).nodes[seed_id].output_shape
+        graph = self._graph(shape)
+        seed_id = graph.by_name[name]
+        out_shape = graph.nodes[seed_id].output_shape
         if len(out_shape) != 3:
             raise ValueError(
                 f"Layer '{name}' has no spatial map; use project() for "

@@ -14,6 +14,8 @@ Adding a layer family means adding one entry (or nothing: the fallback
 already covers any layer whose backward can be formed).
 """
 
+import keras
+
 from keras_zfnet.deconv.rules import activations
 from keras_zfnet.deconv.rules import convolutions
 from keras_zfnet.deconv.rules import fallback
@@ -29,15 +31,11 @@ def _always(layer, input_shapes):
 
 
 def _max_pool(layer, input_shapes):
-    import keras
-
     return (isinstance(layer, keras.layers.MaxPooling2D)
             and pooling.applies(layer, input_shapes))
 
 
 def _average_pool(layer, input_shapes):
-    import keras
-
     return (isinstance(layer, keras.layers.AveragePooling2D)
             and pooling.applies(layer, input_shapes))
 
