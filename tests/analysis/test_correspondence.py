@@ -53,7 +53,7 @@ def test_scores_match_hand_computed_signs_on_3_images():
     assert row["std"] == pytest.approx(np.std(expected))
 
 
-def test_consistent_part_scores_near_zero_and_random_boxes_higher():
+def test_the_control_occludes_one_shared_place_and_p_follows_it():
     model, images = _model(), _images()
     parts = {"corner": [(2, 6, 3, 7)] * 4}
     result = kz.correspondence(model, images, parts, ["pixels", "conv"],
@@ -61,16 +61,52 @@ def test_consistent_part_scores_near_zero_and_random_boxes_higher():
     pixels = result.table[0]
     assert (pixels["part"], pixels["layer"]) == ("corner", "pixels")
     assert pixels["mean"] == 0.0
-    assert pixels["random_mean"] > 0.05
-    assert result.random_distances[("corner", "pixels")].shape == (5, 6)
-    conv = result.table[1]
-    assert conv["mean"] < conv["random_mean"]
+    # Each random trial occludes the same place in every image, so on
+    # pixel features the control is as consistent as the part: the
+    # position alone decides nothing (the paper's control).
+    np.testing.assert_array_equal(
+        result.random_distances[("corner", "pixels")], np.zeros((5, 6)))
+    assert pixels["random_mean"] == 0.0 and pixels["p_value"] == 1.0
+    for row in result.table:
+        per_trial = result.random_distances[
+            (row["part"], row["layer"])].mean(axis=1)
+        assert row["p_value"] == pytest.approx(
+            (1 + np.sum(per_trial <= row["mean"])) / 6)
+        assert row["random_trials"] == 5
     text = result.to_markdown()
     assert text.count("\n") == 3 and "| corner | conv |" in text
+    assert "| p |" in text
     # Same seed, same control.
     again = kz.correspondence(model, images, parts, ["pixels", "conv"],
                               fill="zero", random_trials=5, seed=3)
     assert again.table == result.table
+
+
+def test_a_part_that_follows_the_object_beats_shared_random_boxes():
+    """A bright square sits at a different place in each image and the part
+    box follows it: occluding it changes `conv` the same way in every image,
+    occluding one shared random place does not."""
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="relu",
+                            name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inputs, x)
+    # channel 0 sees the bright square, channel 1 the background
+    model.get_layer("conv").set_weights([
+        np.ones((3, 3, 1, 2), "float32") * np.array([1.0, -1.0]),
+        np.array([-4.0, 4.0], "float32")])
+    rng = np.random.default_rng(1)
+    images = rng.random((6, 16, 16, 1)).astype("float32") * 0.2
+    boxes = []
+    for i in range(6):
+        r, c = 1 + 2 * (i % 3), 2 + 3 * (i // 3)
+        images[i, r:r + 5, c:c + 5] = 3.0
+        boxes.append((r, r + 5, c, c + 5))
+    result = kz.correspondence(model, images, {"square": boxes}, "gap",
+                               fill="mean", random_trials=19, seed=0)
+    row = result.table[0]
+    assert row["mean"] < row["random_mean"]
+    assert row["p_value"] <= 0.05
 
 
 def test_bad_input():
