@@ -8,6 +8,7 @@ from keras_zfnet.analysis import linear_probe
 from keras_zfnet.analysis.features import extract_features
 from keras_zfnet.analysis.layer_result import SCRATCH
 from keras_zfnet.analysis.layer_result import LayerAnalysis
+from keras_zfnet.analysis.scratch import check_search
 from keras_zfnet.analysis.scratch import train_and_score
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
@@ -81,7 +82,8 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
                    classifiers=("svm", "softmax"), test_per_class=None,
                    seed=0, baseline=None, verbose="auto", *, pooling=None,
                    test_data=None, test_labels=None, batch_size=64,
-                   baseline_epochs=40):
+                   baseline_epochs=200, baseline_search=None,
+                   baseline_patience=20):
     """Linear classifiers on each layer's frozen features, over random splits.
 
     The paper's protocol (Caltech-101/256, Tables 3-4; per-layer Table 6):
@@ -94,10 +96,16 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
     over the splits. Every training-set size uses the same split seeds.
 
     `baseline="scratch"` adds the paper's "non-pretrained convnet" row: the
-    same architecture, randomly initialized with a new classifier, trained
-    on the same training images (SGD, momentum 0.9, learning rate 1e-2,
-    batch 32, `baseline_epochs` epochs, random crops of 1/14 of the side) and
-    scored on the same test images.
+    same architecture, randomly initialized with a new classifier, tuned and
+    trained on the same training images and scored on the same test images.
+    It gets a tuning budget like the probes': a fifth of each class is held
+    out of the training split, each setting of `baseline_search` (Adam and
+    SGD with momentum, learning rates, weight decay) trains with random
+    crops until the validation accuracy has not improved for
+    `baseline_patience` epochs (at most `baseline_epochs`), the best setting
+    is trained again on the whole training split for its best number of
+    epochs. The chosen setting, epochs and steps of every split are in
+    `.baseline_runs`.
 
     Args:
         model: a built Sequential or functional Keras model (pretrained).
@@ -124,7 +132,12 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
             test split); then `per_class` images per class of `data` train
             and all of `test_data` tests.
         batch_size: batch size of the feature extraction.
-        baseline_epochs: training epochs of the scratch baseline.
+        baseline_epochs: the most epochs of one scratch setting.
+        baseline_search: the scratch baseline's settings, dicts with
+            `optimizer` (`"adam"` or `"sgd"`), `learning_rate` and
+            `weight_decay`; default `scratch.DEFAULT_SEARCH`.
+        baseline_patience: epochs without validation improvement before a
+            setting stops.
 
     Returns:
         A `LayerAnalysis` with `.rows`, `.to_markdown()`, `.to_csv(path)` and
@@ -151,6 +164,8 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
     splits = _check_int(splits, "splits")
     batch_size = _check_int(batch_size, "batch_size")
     baseline_epochs = _check_int(baseline_epochs, "baseline_epochs")
+    baseline_patience = _check_int(baseline_patience, "baseline_patience")
+    baseline_search = check_search(baseline_search)
     if test_per_class is not None:
         test_per_class = _check_int(test_per_class, "test_per_class")
     if baseline not in BASELINES:
@@ -225,16 +240,21 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
         if test_labels is not None:
             test_feats.pop(name)
 
+    baseline_runs = []
     if baseline == SCRATCH:
         test_source = data if test_labels is None else test_data
         bar = progress.bar(len(plan), verbose, unit_name="net")
         for done, ((k, s), (train, test)) in enumerate(plan.items(), 1):
-            scores.setdefault((SCRATCH, "all", k), []).append(train_and_score(
+            score, info = train_and_score(
                 model, _images(data, train, graph.input_shape, batch_size),
                 labels[train],
                 _images(test_source, test, graph.input_shape, batch_size),
                 eval_labels[test], multi_label, baseline_epochs,
-                seed=int(seeds[s])))
+                seed=int(seeds[s]), search=baseline_search,
+                patience=baseline_patience)
+            scores.setdefault((SCRATCH, "all", k), []).append(score)
+            baseline_runs.append(dict(per_class=k, split=s, score=score,
+                                      **info))
             bar.update(done)
 
     order = [linear_probe.classifier_name(i) for i in items] + [SCRATCH]
@@ -249,6 +269,7 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
                 per_class.index(kv[0][2]))))
     return LayerAnalysis(rows=result_rows, metric=metric, layers=tuple(names),
                          per_class=per_class, splits=splits,
+                         baseline_runs=tuple(baseline_runs),
                          train_indices={key: p[0] for key, p in plan.items()},
                          test_indices={key: p[1] for key, p in plan.items()})
 

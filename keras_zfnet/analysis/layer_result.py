@@ -27,6 +27,10 @@ class LayerAnalysis:
             `data` of that split's training images.
         test_indices: dict `(per_class, split) -> ` positions of its test
             images (in `data`, or in `test_data` when given).
+        baseline_runs: per split of the scratch baseline, a dict with
+            `per_class`, `split`, `score` and the chosen `optimizer`,
+            `learning_rate`, `weight_decay`, `validation_score`, `epochs`
+            and `steps`.
     """
 
     rows: tuple
@@ -34,6 +38,7 @@ class LayerAnalysis:
     layers: tuple
     per_class: tuple
     splits: int
+    baseline_runs: tuple = ()
     train_indices: dict = dataclasses.field(default_factory=dict, repr=False)
     test_indices: dict = dataclasses.field(default_factory=dict, repr=False)
 

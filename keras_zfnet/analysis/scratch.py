@@ -27,51 +27,175 @@ def _pipeline(images, targets, batch_size, seed):
             .batch(batch_size))
 
 
+# The default search: Adam and SGD with momentum, two learning rates each,
+# with and without weight decay (the probes' C is searched too).
+DEFAULT_SEARCH = (
+    dict(optimizer="adam", learning_rate=1e-3, weight_decay=0.0),
+    dict(optimizer="adam", learning_rate=3e-4, weight_decay=1e-4),
+    dict(optimizer="sgd", learning_rate=3e-2, weight_decay=0.0),
+    dict(optimizer="sgd", learning_rate=1e-2, weight_decay=1e-4),
+)
+
+
+def check_search(search):
+    """The search as a tuple of dicts, or a `ValueError`."""
+    search = DEFAULT_SEARCH if search is None else tuple(search)
+    if not search:
+        raise ValueError("`baseline_search` must hold at least one setting. "
+                         f"Received: baseline_search={search!r}")
+    for item in search:
+        ok = (isinstance(item, dict)
+              and item.get("optimizer") in ("adam", "sgd")
+              and isinstance(item.get("learning_rate"), (int, float))
+              and item["learning_rate"] > 0
+              and float(item.get("weight_decay", 0.0)) >= 0)
+        if not ok:
+            raise ValueError(
+                "`baseline_search` must be dicts with optimizer 'adam' or "
+                "'sgd', a positive learning_rate and an optional "
+                f"weight_decay >= 0. Received: {item!r}")
+    return search
+
+
+def validation_split(labels, multi_label, fraction, seed):
+    """Positions `(fit, validation)` of a training split: about `fraction`
+    of each class (at least one image of every class with two or more)
+    held out to choose the settings and the number of epochs."""
+    rng = np.random.default_rng(int(seed))
+    if multi_label:
+        order = rng.permutation(len(labels))
+        count = max(1, int(round(fraction * len(labels))))
+        return np.sort(order[count:]), np.sort(order[:count])
+    held = []
+    for value in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == value))
+        if len(members) >= 2:
+            held.extend(members[:max(1, int(round(fraction * len(members))))])
+    held = np.sort(np.asarray(held, dtype="int64"))
+    return np.setdiff1d(np.arange(len(labels)), held), held
+
+
+def _optimizer(setting):
+    decay = float(setting.get("weight_decay", 0.0)) or None
+    if setting["optimizer"] == "adam":
+        return keras.optimizers.Adam(setting["learning_rate"],
+                                     weight_decay=decay)
+    return keras.optimizers.SGD(setting["learning_rate"], momentum=0.9,
+                                weight_decay=decay)
+
+
+def _fit(model, images, targets, multi_label, classes, setting, epochs,
+         seed, batch_size, validation=None, patience=None):
+    keras.utils.set_random_seed(int(seed))
+    if multi_label:
+        net = scratch_model(model, targets.shape[1], head="sigmoid")
+        loss, monitor = keras.losses.BinaryCrossentropy(), "val_loss"
+    else:
+        net = scratch_model(model, max(2, len(classes)), head="softmax")
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        monitor = "val_accuracy"
+    net.compile(optimizer=_optimizer(setting), loss=loss,
+                metrics=None if multi_label else ["accuracy"])
+    callbacks = []
+    if validation is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, mode="min" if multi_label else "max",
+            patience=patience, restore_best_weights=True))
+    # The pipeline shuffles itself (Keras ignores `shuffle` for datasets).
+    history = net.fit(_pipeline(images, targets, batch_size, int(seed)),
+                      epochs=epochs, validation_data=validation,
+                      callbacks=callbacks, shuffle=False, verbose=0)
+    best = epochs
+    if validation is not None:
+        values = history.history[monitor]
+        best = 1 + int(np.argmin(values) if multi_label
+                       else np.argmax(values))
+    return net, best
+
+
+def _score(net, images, labels, multi_label, classes):
+    outputs = net.predict(np.asarray(images, dtype="float32"),
+                          batch_size=256, verbose=0)
+    if multi_label:
+        return metrics.mean_average_precision(labels, outputs)
+    predicted = classes[np.argmax(outputs[:, :len(classes)], axis=1)]
+    return metrics.mean_class_accuracy(labels, predicted)
+
+
 def train_scratch(model, images, labels, multi_label, epochs, seed=0,
-                  batch_size=32, learning_rate=1e-2):
-    """A fresh copy of `model`'s architecture trained on `images`.
+                  batch_size=32, search=None, patience=20,
+                  validation_fraction=0.2):
+    """A fresh copy of `model`'s architecture, tuned and trained on
+    `images` until its validation score stops improving.
+
+    A validation part (`validation_fraction` of each class) is held out of
+    the training images. Each setting of `search` (optimizer, learning
+    rate, weight decay) is trained on the rest with random crops until the
+    validation accuracy (loss, for multi-hot labels) has not improved for
+    `patience` epochs (at most `epochs`); the setting with the best
+    validation score wins, and the net is trained again with it on all the
+    training images for its best number of epochs.
 
     Args:
         model: the (pretrained) model whose architecture to re-create.
         images: `(n, H, W, C)` float training images.
         labels: `(n,)` integer labels or `(n, C)` multi-hot labels.
         multi_label: whether `labels` are multi-hot (sigmoid head).
-        epochs: training epochs.
-        seed: seeds the initialization, the shuffling and the crops.
-        batch_size, learning_rate: SGD settings (momentum 0.9).
+        epochs: the most epochs a setting trains.
+        seed: seeds the split, the initialization, shuffling and crops.
+        batch_size: batch size.
+        search: settings to try (default `DEFAULT_SEARCH`).
+        patience: epochs without improvement before a setting stops.
+        validation_fraction: share of each class held out.
 
     Returns:
-        `(net, classes)`: the trained model and, for single labels, the
-        sorted class values its outputs stand for.
+        `(net, classes, info)`: the trained model, for single labels the
+        sorted class values its outputs stand for, and a dict with the
+        chosen `optimizer`, `learning_rate`, `weight_decay`, its
+        `validation_score`, `epochs` and `steps` of the final training.
     """
-    keras.utils.set_random_seed(int(seed))
+    search = check_search(search)
+    images = np.asarray(images, dtype="float32")
     if multi_label:
-        classes = None
-        targets = np.asarray(labels, dtype="float32")
-        net = scratch_model(model, targets.shape[1], head="sigmoid")
-        loss = keras.losses.BinaryCrossentropy()
+        classes, targets = None, np.asarray(labels, dtype="float32")
     else:
         classes, targets = np.unique(labels, return_inverse=True)
-        net = scratch_model(model, max(2, len(classes)), head="softmax")
-        loss = keras.losses.SparseCategoricalCrossentropy()
-    net.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
-                loss=loss)
-    images = np.asarray(images, dtype="float32")
-    # The pipeline shuffles itself (Keras ignores `shuffle` for datasets).
-    net.fit(_pipeline(images, targets, batch_size, int(seed)), epochs=epochs,
-            shuffle=False, verbose=0)
-    return net, classes
+    fit, held = validation_split(np.asarray(labels), multi_label,
+                                 validation_fraction, seed)
+    best = None
+    if len(held) and len(fit):
+        validation = (images[held], targets[held])
+        for setting in search:
+            net, epoch = _fit(model, images[fit], targets[fit], multi_label,
+                              classes, setting, epochs, seed, batch_size,
+                              validation, patience)
+            score = _score(net, images[held], np.asarray(labels)[held],
+                           multi_label, classes)
+            if best is None or score > best[0]:
+                best = (score, setting, epoch)
+    else:
+        best = (float("nan"), search[0], epochs)
+    score, setting, epoch = best
+    net, _ = _fit(model, images, targets, multi_label, classes, setting,
+                  epoch, seed, batch_size)
+    info = dict(optimizer=setting["optimizer"],
+                learning_rate=float(setting["learning_rate"]),
+                weight_decay=float(setting.get("weight_decay", 0.0)),
+                validation_score=float(score), epochs=int(epoch),
+                steps=int(epoch * -(-len(images) // batch_size)))
+    return net, classes, info
 
 
 def train_and_score(model, train_images, train_labels, test_images,
-                    test_labels, multi_label, epochs, seed=0):
-    """Trains the scratch baseline and scores it like the linear probes:
-    mean per-class accuracy, or mean average precision."""
-    net, classes = train_scratch(model, train_images, train_labels,
-                                 multi_label, epochs, seed)
-    outputs = net.predict(np.asarray(test_images, dtype="float32"),
-                          batch_size=256, verbose=0)
-    if multi_label:
-        return metrics.mean_average_precision(test_labels, outputs)
-    predicted = classes[np.argmax(outputs[:, :len(classes)], axis=1)]
-    return metrics.mean_class_accuracy(test_labels, predicted)
+                    test_labels, multi_label, epochs, seed=0, search=None,
+                    patience=20):
+    """Tunes and trains the scratch baseline and scores it like the linear
+    probes (mean per-class accuracy, or mean average precision).
+
+    Returns:
+        `(score, info)` (see `train_scratch`).
+    """
+    net, classes, info = train_scratch(model, train_images, train_labels,
+                                       multi_label, epochs, seed,
+                                       search=search, patience=patience)
+    return _score(net, test_images, test_labels, multi_label, classes), info

@@ -130,6 +130,9 @@ def transfer(ctx):
                 classifiers=("svm", "softmax"),
                 test_per_class=s["test_per_class"], seed=ctx.seed,
                 baseline="scratch", baseline_epochs=s["scratch_epochs"],
+                baseline_search=[dict(optimizer="adam", learning_rate=1e-3,
+                                      weight_decay=0.0)],
+                baseline_patience=5,
                 verbose=0)
     finally:
         tf.get_logger().setLevel(level)

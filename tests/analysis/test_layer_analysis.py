@@ -168,6 +168,53 @@ def test_scratch_baseline_row(model):
     assert row["scores"].shape == (2,)
     assert np.all((row["scores"] >= 0) & (row["scores"] <= 1))
     assert result.rows[-1] is row
+    # Every split reports the setting it chose and how long it trained.
+    assert [(r["per_class"], r["split"]) for r in result.baseline_runs] == [
+        (3, 0), (3, 1)]
+    for run, score in zip(result.baseline_runs, row["scores"]):
+        assert run["score"] == score
+        assert run["optimizer"] in ("adam", "sgd")
+        assert 1 <= run["epochs"] <= 2
+        assert run["steps"] == run["epochs"] * 1  # 3 x 4 images, batch 32
+
+
+def test_scratch_search_keeps_the_setting_that_validates_best(
+        model, monkeypatch):
+    """The setting with the best validation score wins and is trained again
+    on the whole split for its best number of epochs (training replaced by
+    a stand-in that reports per setting how it validated)."""
+    from keras_zfnet.analysis import scratch
+
+    search = [dict(optimizer="sgd", learning_rate=0.1),
+              dict(optimizer="adam", learning_rate=0.2),
+              dict(optimizer="adam", learning_rate=0.3)]
+    validated = {0.1: (0.5, 7), 0.2: (0.9, 4), 0.3: (0.7, 9)}
+    calls = []
+
+    def fit(model, images, targets, multi_label, classes, setting, epochs,
+            seed, batch_size, validation=None, patience=None):
+        calls.append((setting["learning_rate"], len(images), epochs,
+                      validation is not None))
+        return setting["learning_rate"], validated[
+            setting["learning_rate"]][1]
+
+    monkeypatch.setattr(scratch, "_fit", fit)
+    monkeypatch.setattr(scratch, "_score",
+                        lambda net, *args: validated[net][0])
+    x, y = synthetic_data(per_class=10)
+    _, _, info = scratch.train_scratch(model, x, y, False, 50,
+                                       search=search, batch_size=8)
+    assert info["learning_rate"] == 0.2 and info["optimizer"] == "adam"
+    assert info["validation_score"] == 0.9 and info["epochs"] == 4
+    assert info["steps"] == 4 * 4  # 30 images, batch 8
+    fit_part, held = scratch.validation_split(y, False, 0.2, 0)
+    assert calls[:3] == [(r, len(fit_part), 50, True) for r in (0.1, 0.2,
+                                                              0.3)]
+    assert calls[3] == (0.2, 30, 4, False)  # the refit on the whole split
+    assert not set(fit_part) & set(held) and len(held) == 6
+    assert sorted(np.unique(y[held])) == sorted(np.unique(y))
+    with pytest.raises(ValueError, match="baseline_search.*Received"):
+        scratch.check_search([dict(optimizer="rmsprop", learning_rate=1)])
 
 
 def test_plot(model):
