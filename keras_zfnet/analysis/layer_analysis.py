@@ -6,6 +6,7 @@ from keras_zfnet.analysis import data_stream
 from keras_zfnet.analysis import layer_splits
 from keras_zfnet.analysis import linear_probe
 from keras_zfnet.analysis.features import extract_features
+from keras_zfnet.analysis.layer_result import PIXELS
 from keras_zfnet.analysis.layer_result import SCRATCH
 from keras_zfnet.analysis.layer_result import LayerAnalysis
 from keras_zfnet.analysis.scratch import check_search
@@ -71,6 +72,16 @@ def _features(model, names, data, needed, pooling, batch_size, verbose):
     return features, np.arange(count)
 
 
+def _pixels(data, needed, image_shape, batch_size):
+    """Flattened pixels of the `needed` rows and the map from data position
+    to row."""
+    needed = np.asarray(needed, dtype="int64")
+    images = _images(data, needed, image_shape, batch_size)
+    rows = np.full(int(needed.max()) + 1, -1, dtype="int64")
+    rows[needed] = np.arange(len(needed))
+    return images.reshape(len(needed), -1), rows
+
+
 def _images(data, indices, image_shape, batch_size):
     if isinstance(data, np.ndarray):
         return np.asarray(data[indices], dtype="float32")
@@ -83,7 +94,7 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
                    seed=0, baseline=None, verbose="auto", *, pooling=None,
                    test_data=None, test_labels=None, batch_size=64,
                    baseline_epochs=200, baseline_search=None,
-                   baseline_patience=20):
+                   baseline_patience=20, pixel_probe=True):
     """Linear classifiers on each layer's frozen features, over random splits.
 
     The paper's protocol (Caltech-101/256, Tables 3-4; per-layer Table 6):
@@ -138,6 +149,10 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
             `weight_decay`; default `scratch.DEFAULT_SEARCH`.
         baseline_patience: epochs without validation improvement before a
             setting stops.
+        pixel_probe: add rows of layer `"pixels"`: the same classifiers on
+            the raw input pixels, the control every transfer table needs
+            (features that do not beat pixels have learned nothing useful
+            for the task).
 
     Returns:
         A `LayerAnalysis` with `.rows`, `.to_markdown()`, `.to_csv(path)` and
@@ -165,6 +180,9 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
     batch_size = _check_int(batch_size, "batch_size")
     baseline_epochs = _check_int(baseline_epochs, "baseline_epochs")
     baseline_patience = _check_int(baseline_patience, "baseline_patience")
+    if not isinstance(pixel_probe, (bool, np.bool_)):
+        raise ValueError("`pixel_probe` must be True or False. "
+                         f"Received: pixel_probe={pixel_probe!r}")
     baseline_search = check_search(baseline_search)
     if test_per_class is not None:
         test_per_class = _check_int(test_per_class, "test_per_class")
@@ -239,6 +257,26 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
         feats.pop(name)
         if test_labels is not None:
             test_feats.pop(name)
+
+    if pixel_probe:
+        if test_labels is None:
+            pixels, pixel_rows = _pixels(data, needed, graph.input_shape,
+                                         batch_size)
+            test_pixels, test_pixel_rows = pixels, pixel_rows
+        else:
+            pixels, pixel_rows = _pixels(data, needed, graph.input_shape,
+                                         batch_size)
+            test_pixels, test_pixel_rows = _pixels(
+                test_data, test_needed, graph.input_shape, batch_size)
+        for (k, s), (train, test) in plan.items():
+            z_train, z_all = linear_probe.project(pixels[pixel_rows[train]],
+                                                  test_pixels)
+            z_test = z_all[test_pixel_rows[test]]
+            for item in items:
+                scores.setdefault((linear_probe.classifier_name(item), PIXELS,
+                                   k), []).append(linear_probe.evaluate(
+                    item, z_train, labels[train], z_test, eval_labels[test],
+                    multi_label))
 
     baseline_runs = []
     if baseline == SCRATCH:

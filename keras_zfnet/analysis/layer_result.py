@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 SCRATCH = "scratch"
+PIXELS = "pixels"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,44 @@ class LayerAnalysis:
                     classifier, layer, per_class):
                 return row
         raise KeyError((classifier, layer, per_class))
+
+    def differences(self, reference="scratch", confidence=0.95):
+        """Paired differences over the same splits: each probe row minus the
+        `reference` (`"scratch"`: the from-scratch baseline; `"pixels"`: the
+        same classifier on raw pixels).
+
+        Returns:
+            A list of dicts `classifier`, `layer`, `per_class`, `reference`,
+            `mean` (mean paired difference), `low`, `high` (the `confidence`
+            t-interval over splits; NaN with a single split), `splits`.
+        """
+        from scipy import stats
+
+        if reference not in (SCRATCH, PIXELS):
+            raise ValueError("`reference` must be 'scratch' or 'pixels'. "
+                             f"Received: reference={reference!r}")
+        out = []
+        for row in self.rows:
+            if row["classifier"] == SCRATCH or row["layer"] == reference:
+                continue
+            try:
+                base = (self.row(SCRATCH, "all", row["per_class"])
+                        if reference == SCRATCH else
+                        self.row(row["classifier"], PIXELS, row["per_class"]))
+            except KeyError:
+                continue
+            diff = row["scores"] - base["scores"]
+            mean = float(diff.mean())
+            if len(diff) > 1:
+                half = float(stats.t.ppf(0.5 + confidence / 2, len(diff) - 1)
+                             * diff.std(ddof=1) / np.sqrt(len(diff)))
+            else:
+                half = float("nan")
+            out.append(dict(classifier=row["classifier"], layer=row["layer"],
+                            per_class=row["per_class"], reference=reference,
+                            mean=mean, low=mean - half, high=mean + half,
+                            splits=len(diff)))
+        return out
 
     def means(self, classifier, per_class):
         """`(len(layers),)` mean scores of a classifier, in layer order."""

@@ -217,6 +217,31 @@ def test_scratch_search_keeps_the_setting_that_validates_best(
         scratch.check_search([dict(optimizer="rmsprop", learning_rate=1)])
 
 
+def test_pixel_probe_rows_and_paired_differences(model):
+    x, y = synthetic_data()
+    result = layer_analysis(model, ["noise", "signal"], x, y, per_class=4,
+                            splits=3, classifiers="softmax", verbose=0)
+    pixels = result.row("softmax", "pixels", 4)
+    # The class pixel is in the input: raw pixels classify well, the noise
+    # layer does not.
+    assert pixels["mean"] > result.row("softmax", "noise", 4)["mean"]
+    rows = {r["layer"]: r for r in result.differences("pixels")}
+    assert set(rows) == {"noise", "signal"}
+    for layer, row in rows.items():
+        diff = result.row("softmax", layer, 4)["scores"] - pixels["scores"]
+        assert row["mean"] == pytest.approx(diff.mean())
+        half = 4.302652729911275 * diff.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
+        assert row["high"] - row["mean"] == pytest.approx(half)
+        assert row["mean"] - row["low"] == pytest.approx(half)
+    assert rows["noise"]["high"] < 0  # noise features lose to pixels
+    without = layer_analysis(model, "signal", x, y, per_class=4, splits=3,
+                             classifiers="softmax", verbose=0,
+                             pixel_probe=False)
+    assert all(r["layer"] != "pixels" for r in without.rows)
+    with pytest.raises(ValueError, match="reference"):
+        result.differences("svm")
+
+
 def test_plot(model):
     x, y = synthetic_data()
     result = layer_analysis(model, ["noise", "signal"], x, y, per_class=3,

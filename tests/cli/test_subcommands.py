@@ -111,7 +111,7 @@ def test_transfer_separates_two_easy_classes(tiny_model_path, tmp_path):
                  "conv1", "conv2", "--per-class", "3", "--splits", "2",
                  "--output", str(out), "--verbose", "0"]) == 0
     rows = json.loads((out / "transfer.json").read_text())
-    assert len(rows) == 2 * 2  # classifiers x layers
+    assert len(rows) == 2 * (2 + 1)  # classifiers x (layers + pixel control)
     for row in rows:
         assert row["per_class"] == 3 and 0.0 <= row["mean"] <= 1.0
     # Brightness is linearly separable from conv1's (ReLU of a linear map
