@@ -72,6 +72,20 @@ def _features(model, names, data, needed, pooling, batch_size, verbose):
     return features, np.arange(count)
 
 
+def _probe(name, k, features, train_rows, test_features, test_rows, train,
+           test, items, labels, eval_labels, multi_label, scores):
+    """Fits every classifier on one split's standardized features and
+    appends its test score to `scores[(classifier, name, k)]`."""
+    z_train, z_all = linear_probe.project(features[train_rows],
+                                          test_features)
+    z_test = z_all[test_rows]
+    for item in items:
+        scores.setdefault((linear_probe.classifier_name(item), name, k),
+                          []).append(linear_probe.evaluate(
+            item, z_train, labels[train], z_test, eval_labels[test],
+            multi_label))
+
+
 def _pixels(data, needed, image_shape, batch_size):
     """Flattened pixels of the `needed` rows and the map from data position
     to row."""
@@ -242,16 +256,12 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
     scores = {}
     bar = progress.bar(len(names) * len(plan), verbose, unit_name="fit")
     done = 0
+    probe = dict(items=items, labels=labels, eval_labels=eval_labels,
+                 multi_label=multi_label, scores=scores)
     for name in names:
-        for (k, s), (train, test) in plan.items():
-            z_train, z_all = linear_probe.project(feats[name][rows[train]],
-                                                  test_feats[name])
-            z_test = z_all[test_rows[test]]
-            for item in items:
-                scores.setdefault((linear_probe.classifier_name(item), name,
-                                   k), []).append(linear_probe.evaluate(
-                    item, z_train, labels[train], z_test, eval_labels[test],
-                    multi_label))
+        for (k, _), (train, test) in plan.items():
+            _probe(name, k, feats[name], rows[train], test_feats[name],
+                   test_rows[test], train, test, **probe)
             done += 1
             bar.update(done)
         feats.pop(name)
@@ -268,15 +278,9 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
                                          batch_size)
             test_pixels, test_pixel_rows = _pixels(
                 test_data, test_needed, graph.input_shape, batch_size)
-        for (k, s), (train, test) in plan.items():
-            z_train, z_all = linear_probe.project(pixels[pixel_rows[train]],
-                                                  test_pixels)
-            z_test = z_all[test_pixel_rows[test]]
-            for item in items:
-                scores.setdefault((linear_probe.classifier_name(item), PIXELS,
-                                   k), []).append(linear_probe.evaluate(
-                    item, z_train, labels[train], z_test, eval_labels[test],
-                    multi_label))
+        for (k, _), (train, test) in plan.items():
+            _probe(PIXELS, k, pixels, pixel_rows[train], test_pixels,
+                   test_pixel_rows[test], train, test, **probe)
 
     baseline_runs = []
     if baseline == SCRATCH:
