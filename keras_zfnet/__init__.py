@@ -7,7 +7,9 @@ activation of a Keras CNN to pixel space, and the paper's analyses.
 import os as _os
 import sys as _sys
 
-_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# `import keras_zfnet` uses whichever backend Keras runs (KERAS_BACKEND or
+# keras.json) and sets no environment variable. Only the `keras-zfnet`
+# command quiets TensorFlow's C++ logs in its own process.
 if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "keras-zfnet":
     # The command line stays readable: no TensorFlow INFO / WARNING logs.
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -16,20 +18,13 @@ from keras_zfnet.utils.quiet_import import quiet_stderr as _quiet  # noqa: E402
 from keras_zfnet.utils.quiet_import import running_as_command as _cli  # noqa
 
 def _import_api():
-    # Loads Keras / TensorFlow and the public names. Library users get it
+    # Loads Keras (and its backend) and the public names. Library users get it
     # at `import keras_zfnet`; the `keras-zfnet` command defers it (so that
     # `keras-zfnet --help` answers at once) until a name is first used.
     # TensorFlow's start-up lines bypass TF_CPP_MIN_LOG_LEVEL: the command line
     # imports it with stderr pointed at /dev/null.
     with _quiet(enabled=_cli()):
         import keras as _keras  # noqa: E402
-
-    if _keras.backend.backend() != "tensorflow":
-        raise ImportError(
-            "keras_zfnet needs Keras' TensorFlow backend (switch recording uses "
-            "tf.nn.max_pool_with_argmax). Set KERAS_BACKEND=tensorflow. "
-            f"Received: backend={_keras.backend.backend()!r}"
-        )
 
     from keras_zfnet import callbacks  # noqa: E402
     from keras_zfnet import constraints  # noqa: E402
