@@ -25,17 +25,29 @@ def name():
     return keras.config.backend()
 
 
-def compile_function(function, signature=None, jit_compile=False):
+def compile_function(function, signature=None, jit_compile=False,
+                     variables=None):
     """`function` compiled for the running backend.
 
     Args:
-        function: a function of tensors, written on `keras.ops`.
+        function: a function of tensors, written on `keras.ops` (it may call
+            Keras layers and models).
         signature: on TensorFlow, a list of `(shape, dtype)` per argument
             (`None` for free sizes), so that one trace serves every batch.
         jit_compile: on TensorFlow, compile with XLA.
+        variables: the Keras variables `function` reads (e.g.
+            `model.variables`). On JAX they are passed to the compiled
+            function as arguments, so that it always sees their current
+            values (a callback during `fit` sees the weights of that epoch).
+            Without them, JAX bakes the values of the first call in.
 
     Returns:
         A callable taking NumPy arrays or tensors.
+
+    Example:
+
+    >>> f = compile_function(lambda x: model(x, training=False),
+    ...                      variables=model.variables)
     """
     backend = name()
     if backend == "tensorflow":
@@ -49,8 +61,46 @@ def compile_function(function, signature=None, jit_compile=False):
     if backend == "jax":
         import jax
 
-        return jax.jit(function)
+        if not variables:
+            return jax.jit(function)
+        variables = list(variables)
+
+        def stateless(values, *args):
+            mapping = list(zip(variables, values))
+            with keras.StatelessScope(state_mapping=mapping):
+                return function(*args)
+
+        jitted = jax.jit(stateless)
+
+        def call(*args):
+            return jitted([v.value for v in variables], *args)
+
+        return call
+    if backend == "torch":
+        import torch
+
+        def no_grad(*args):
+            with torch.no_grad():
+                return function(*args)
+
+        return no_grad
     return function
+
+
+def compile_errors():
+    """The exceptions a compiled function raises when the backend's compiler
+    cannot compile it (TensorFlow: a layer without an XLA kernel), so that
+    a caller can fall back to an uncompiled function. Empty elsewhere."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        return (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError)
+    return ()
+
+
+def to_numpy(tensor):
+    """A tensor of any backend (or an array) as a NumPy array."""
+    return keras.ops.convert_to_numpy(tensor)
 
 
 def vjp(function, primals, cotangent):
