@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from keras_zfnet.analysis import metrics
+from keras_zfnet.utils.extras import require
 
 CLASSIFIERS = ("svm", "softmax", "sigmoid")
 
@@ -61,10 +62,13 @@ def classifier_name(item):
 
 def make_classifier(item):
     """A fresh scikit-learn estimator for a classifier name or estimator."""
-    from sklearn.base import clone
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.svm import SVC
+    feature = "The linear probes"
+    clone = require("sklearn.base", "transfer", feature).clone
+    linear_model = require("sklearn.linear_model", "transfer", feature)
+    LogisticRegression = linear_model.LogisticRegression
+    multiclass = require("sklearn.multiclass", "transfer", feature)
+    OneVsRestClassifier = multiclass.OneVsRestClassifier
+    SVC = require("sklearn.svm", "transfer", feature).SVC
 
     if not isinstance(item, str):
         return clone(item)
@@ -121,7 +125,8 @@ def project(train, others, tolerance=1e-6):
 def evaluate(item, z_train, y_train, z_test, y_test, multi_label):
     """Fits one classifier and returns its score on the test set: mean
     per-class accuracy, or mean average precision for multi-hot labels."""
-    from sklearn.exceptions import ConvergenceWarning
+    exceptions = require("sklearn.exceptions", "transfer", "The linear probes")
+    ConvergenceWarning = exceptions.ConvergenceWarning
 
     estimator = make_classifier(item)
     with warnings.catch_warnings():

@@ -4,6 +4,8 @@ Table 5)."""
 
 import numpy as np
 
+from keras_zfnet.utils.extras import require
+
 
 def is_multi_hot(labels):
     """Whether `labels` is a 2-D 0/1 indicator matrix (multi-label)."""
@@ -52,7 +54,9 @@ def average_precision_per_class(y_true, scores):
     >>> average_precision_per_class([[1, 0], [0, 1]], [[.9, .1], [.2, .8]])
     array([1., 1.])
     """
-    from sklearn.metrics import average_precision_score
+    average_precision_score = require(
+        "sklearn.metrics", "transfer",
+        "average_precision_per_class").average_precision_score
 
     y_true, scores = _check_multi_hot(y_true, scores)
     result = np.full(y_true.shape[1], np.nan)

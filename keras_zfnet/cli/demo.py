@@ -25,6 +25,7 @@ from keras_zfnet.cli.arguments import check_output_dir
 from keras_zfnet.cli.arguments import non_negative_int
 from keras_zfnet.cli.arguments import positive_int
 from keras_zfnet.cli.pages import plain as _plain
+from keras_zfnet.utils.extras import require
 
 #: Section ids in page order (the report's stable anchors).
 SECTION_IDS = ("fig2", "fig4", "fig5", "fig6", "fig7", "correspondence",
@@ -249,7 +250,7 @@ def _command(args):
 
 def _run_section(report, args, results, data_text, timings, wall, cpu,
                  keras):
-    import tensorflow as tf
+    tf = require("tensorflow", "tensorflow", "keras-zfnet demo")
 
     report.section(
         "Run",

@@ -3,6 +3,8 @@ Table 1) and frozen-feature transfer (Sec. 5.2, Tables 3-4 and 6)."""
 
 import numpy as np
 
+from keras_zfnet.utils.extras import require
+
 TRANSFER_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
 
 
@@ -117,7 +119,7 @@ def transfer(ctx):
     x = x[..., None].astype("float32")
     import warnings
 
-    import tensorflow as tf
+    tf = require("tensorflow", "tensorflow", "keras-zfnet demo")
 
     level = tf.get_logger().level
     tf.get_logger().setLevel("ERROR")  # retracing notes of the baseline

@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from keras_zfnet.utils.extras import require
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff",
                     ".webp")
 
@@ -105,7 +107,7 @@ def load_model(path):
 
 
 def _read_image(path, channels):
-    from PIL import Image
+    Image = require("PIL.Image", "plot", "Reading images")
 
     try:
         with Image.open(path) as image:
@@ -130,7 +132,7 @@ def image_files(folder):
 
 
 def _resize(pixels, size):
-    import tensorflow as tf
+    tf = require("tensorflow", "tensorflow", "--resize")
 
     return tf.image.resize(pixels, size).numpy()
 

@@ -5,6 +5,7 @@ import numpy as np
 from keras_zfnet.plotting.filters import filters_to_images
 from keras_zfnet.plotting.images import projection_to_image
 from keras_zfnet.plotting.top_activations import mosaic
+from keras_zfnet.utils.extras import require
 
 
 def plot_diagnosis(diagnoses, titles=None, cell_size=3.2, upscale=4):
@@ -21,7 +22,7 @@ def plot_diagnosis(diagnoses, titles=None, cell_size=3.2, upscale=4):
     Returns:
         A `matplotlib.figure.Figure`.
     """
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "plot", "plot_diagnosis").Figure
 
     diagnoses = list(diagnoses)
     if titles is None:

@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_zfnet.plotting.images import input_to_image
 from keras_zfnet.plotting.images import projection_to_image
+from keras_zfnet.utils.extras import require
 
 
 def support_box(projection, eps=0.0):
@@ -131,7 +132,7 @@ def plot_evolution(history, images=None, layers=None, title=None,
     >>> history = load_evolution_record("fashion_mnist")
     >>> plot_evolution(history).savefig("fig4.png")
     """
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "plot", "plot_evolution").Figure
 
     grid, epochs, rows = evolution_grid(history, images, layers)
     sample = next(iter(history[epochs[0]].values()))["projections"]
@@ -183,9 +184,9 @@ def save_labelled_png(image, path, title=None, column_labels=None,
     """
     import os
 
-    from PIL import Image
-    from PIL import ImageDraw
-    from PIL import ImageFont
+    Image = require("PIL.Image", "plot", "save_labelled_png")
+    ImageDraw = require("PIL.ImageDraw", "plot", "save_labelled_png")
+    ImageFont = require("PIL.ImageFont", "plot", "save_labelled_png")
 
     array = np.clip(np.asarray(image, dtype="float32"), 0.0, 1.0)
     array = np.repeat(np.repeat(array, upscale, axis=0), upscale, axis=1)

@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_zfnet.plotting.images import projection_to_image
 from keras_zfnet.plotting.top_activations import mosaic
+from keras_zfnet.utils.extras import require
 
 
 def filters_to_images(kernel):
@@ -36,7 +37,7 @@ def plot_filters(kernels, titles, cell_size=3.2, upscale=4):
     Returns:
         A `matplotlib.figure.Figure`.
     """
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "plot", "plot_filters").Figure
 
     if len(kernels) != len(titles):
         raise ValueError(

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_zfnet.utils.extras import require
+
 
 def plot_grid(images, titles=None, ncols=None, cell_size=1.6, cmap="gray",
               suptitle=None):
@@ -24,7 +26,7 @@ def plot_grid(images, titles=None, ncols=None, cell_size=1.6, cmap="gray",
     >>> fig = plot_grid(projection_to_image(dn.project(x, "conv1", 0)))
     >>> fig.savefig("conv1.png")
     """
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "plot", "plot_grid").Figure
 
     images = list(images)
     if not images:

@@ -3,6 +3,8 @@ translation, scaling and rotation."""
 
 import numpy as np
 
+from keras_zfnet.utils.extras import require
+
 _AXIS = {"translate": "shift (pixels)", "scale": "scale factor",
          "rotate": "rotation (degrees)"}
 
@@ -21,7 +23,7 @@ def plot_invariance(results, class_names=None, cell_size=3.0):
     Returns:
         A `matplotlib.figure.Figure`.
     """
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "plot", "plot_invariance").Figure
 
     results = list(results)
     if not results:

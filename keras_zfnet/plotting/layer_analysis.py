@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_zfnet.utils.extras import require
+
 
 def plot_layer_analysis(result, ax=None):
     """Draws mean +- std score per layer, one line per classifier and
@@ -18,7 +20,7 @@ def plot_layer_analysis(result, ax=None):
 
     >>> figure = kz.layer_analysis(model, layers, x, y).plot()
     """
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "plot", "plot_layer_analysis")
 
     if ax is None:
         figure, ax = plt.subplots(figsize=(7, 4))

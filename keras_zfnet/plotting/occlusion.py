@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_zfnet.plotting.images import input_to_image
 from keras_zfnet.plotting.images import projection_to_image
+from keras_zfnet.utils.extras import require
 
 
 def grid_extent(positions):
@@ -41,9 +42,9 @@ def overlay_heatmap(ax, image, heat, positions, cmap="jet", alpha=0.55,
 def plot_label_map(ax, predicted, positions, image, class_names=None,
                    display=None):
     """Draws the most probable label per occluder position, with a legend."""
-    import matplotlib
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
+    matplotlib = require("matplotlib", "plot", "plot_label_map")
+    ListedColormap = require("matplotlib.colors", "plot").ListedColormap
+    Patch = require("matplotlib.patches", "plot").Patch
 
     present = np.unique(predicted)
     lookup = {label: i for i, label in enumerate(present)}
@@ -90,8 +91,8 @@ def plot_occlusion(result, images, index=0, class_names=None,
     Returns:
         A `matplotlib.figure.Figure`.
     """
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
+    Figure = require("matplotlib.figure", "plot", "plot_occlusion").Figure
+    Rectangle = require("matplotlib.patches", "plot").Rectangle
 
     image = np.asarray(images[index])
     positions = result.positions

@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_zfnet.plotting.images import input_to_image
 from keras_zfnet.plotting.images import projection_to_image
+from keras_zfnet.utils.extras import require
 
 
 def mosaic(images, ncols=None, border=1, background=1.0):
@@ -46,7 +47,8 @@ def plot_top_activations(projections, patches, labels, title=None,
     Returns:
         A `matplotlib.figure.Figure`.
     """
-    from matplotlib.figure import Figure
+    Figure = require(
+        "matplotlib.figure", "plot", "plot_top_activations").Figure
 
     projections = np.asarray(projections)
     patches = np.asarray(patches)

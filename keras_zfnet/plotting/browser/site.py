@@ -32,6 +32,7 @@ from keras_zfnet.deconv.deconvnet import Deconvnet
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.plotting.browser import tiles
 from keras_zfnet.utils import progress
+from keras_zfnet.utils.extras import require
 
 FORMAT = "keras_zfnet.browser/1"
 MARKER = "keras_zfnet_browser.json"
@@ -250,7 +251,7 @@ def read_unit(output_dir, layer, channel):
         `projections` and `patches` (`(k, rows, cols[, 3])` uint8, cut from
         the sprite sheets).
     """
-    from PIL import Image
+    Image = require("PIL.Image", "plot", "read_unit")
 
     with open(os.path.join(output_dir, FILES, "data", "site.js"),
               encoding="utf-8") as f:

@@ -19,6 +19,7 @@ import numpy as np
 from keras_zfnet.analysis.top_result import crop_boxes
 from keras_zfnet.plotting.images import input_to_image
 from keras_zfnet.plotting.images import projection_to_image
+from keras_zfnet.utils.extras import require
 
 THUMB_COLUMNS = 16
 MAX_SHEET_SIDE = 4096
@@ -47,7 +48,7 @@ def _resize(pixels, shape):
     """Resizes `(h, w[, 3])` uint8 pixels to `shape` with Pillow."""
     if pixels.shape[:2] == tuple(shape):
         return pixels
-    from PIL import Image
+    Image = require("PIL.Image", "plot", "The unit browser")
 
     image = Image.fromarray(pixels)
     image = image.resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
@@ -168,7 +169,7 @@ JPEG_QUALITY = 90
 
 def _save(pixels, path, image_format):
     """PNG (lossless) or JPEG (photographs: several times smaller)."""
-    from PIL import Image
+    Image = require("PIL.Image", "plot", "The unit browser")
 
     image = Image.fromarray(pixels)
     if image_format == "jpeg":
