@@ -13,6 +13,45 @@ with open(os.path.join(HERE, "keras_zfnet", "version.py")) as f:
 with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
     LONG_DESCRIPTION = f.read()
 
+# Keras backends. The TensorFlow ones come from an extra ("cpu", "gpu" or
+# "tf") so that pip does not replace an installed tensorflow / tensorflow-cpu.
+BACKENDS = {
+    "tensorflow": ["tensorflow>=2.16"],
+    "tf": ["tensorflow>=2.16"],
+    "cpu": ["tensorflow-cpu>=2.16"],
+    "gpu": ["tensorflow[and-cuda]>=2.16"],
+    "jax": ["jax", "jaxlib"],
+    "torch": ["torch"],
+}
+# Optional features: each names what needs it.
+FEATURES = {
+    # The figures (matplotlib) and images read or written (Pillow: CLI
+    # image folders, unit browser sheets, labelled PNGs).
+    "plot": ["matplotlib", "pillow"],
+    # Frozen-feature linear probes, mean average precision and the digits
+    # data set (Sec. 5.2 transfer).
+    "transfer": ["scikit-learn"],
+    # keras_zfnet.datasets' TFDS sources (Caltech-101/256, VOC 2012).
+    "tfds": ["tensorflow-datasets"],
+    # The callbacks' TensorBoard images and scalars.
+    "tensorboard": ["tensorboard"],
+}
+EXTRAS = {
+    **BACKENDS,
+    **FEATURES,
+    # Every optional feature, but no backend: pick one alongside it, e.g.
+    # `pip install "keras-zfnet[cpu,all]"` or `"keras-zfnet[jax,all]"`.
+    "all": sorted({r for reqs in FEATURES.values() for r in reqs}),
+    # nbclient / ipykernel run the notebooks; playwright drives the
+    # system chromium for the report's browser checks.
+    "test": ["pytest>=7", "pytest-xdist", "nbclient", "nbformat",
+             "ipykernel", "playwright"],
+    "notebooks": ["nbformat", "nbclient", "ipykernel"],
+    # keras-hub backbones in tests/deconv/test_zoo.py (skipped without
+    # it: it pins tensorflow-text, so CI's environment leaves it out).
+    "hub": ["keras-hub"],
+}
+
 setup(
     name="keras-zfnet",
     version=VERSION["__version__"],
@@ -31,31 +70,14 @@ setup(
         exclude=["*.__pycache__"],
     ),
     package_data={"": ["*.json", "*.npz", "*.h5", "*.html", "*.css", "*.js", "*.csv"]},
+    # The deconvnet, the scans and the analyses need only Keras and NumPy;
+    # everything else is an extra, and code that needs one says which
+    # (`keras_zfnet.utils.extras.require`).
     install_requires=[
-        # TensorFlow itself comes from an extra ("cpu" or "gpu") so that
-        # pip does not replace an installed tensorflow / tensorflow-cpu.
         "keras>=3.3",
         "numpy",
-        "tensorflow-datasets",
-        "scikit-learn",
-        "pillow",
-        "matplotlib",
-        # tf.summary.image (callbacks' TensorBoard images) needs it.
-        "tensorboard",
     ],
-    extras_require={
-        "cpu": ["tensorflow-cpu>=2.16"],
-        "gpu": ["tensorflow[and-cuda]>=2.16"],
-        "tf": ["tensorflow>=2.16"],
-        # nbclient / ipykernel run the notebooks; playwright drives the
-        # system chromium for the report's browser checks.
-        "test": ["pytest>=7", "pytest-xdist", "nbclient", "nbformat",
-                 "ipykernel", "playwright"],
-        "notebooks": ["nbformat", "nbclient", "ipykernel"],
-        # keras-hub backbones in tests/deconv/test_zoo.py (skipped without
-        # it: it pins tensorflow-text, so CI's environment leaves it out).
-        "hub": ["keras-hub"],
-    },
+    extras_require=EXTRAS,
     entry_points={"console_scripts": ["keras-zfnet=keras_zfnet.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
