@@ -181,3 +181,66 @@ def fast_unpool(values, switches, output_size, pool_size, strides,
         argmax=tf.cast(switches, "int64"), ksize=[1, *pool_size, 1],
         strides=[1, *strides, 1], padding=padding.upper(),
         include_batch_in_index=False)
+
+
+def fast_top_k(x, k):
+    """The backend's own top-k where it keeps the lower index among equal
+    values (TensorFlow's `tf.math.top_k`), or `None` (then
+    `keras_zfnet.ops.top_k_first` sorts stably; `torch.topk` is not stable
+    and is never used for ties)."""
+    if name() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    return tf.math.top_k(x, k=k)
+
+
+def compile_model_function(function, variables, signature=None,
+                           jit_compile=False):
+    """`compile_function` for a function that reads model weights.
+
+    On JAX a jitted function would bake the weights it reads into its
+    trace, so a function cached across calls would keep stale weights after
+    training; here the current values of `variables` are passed to the
+    jitted function on every call and mapped onto the variables with a
+    `keras.StatelessScope` (as Keras' own `stateless_call` does). On
+    TensorFlow, `tf.function` reads variables live. On PyTorch the eager
+    call runs under `torch.no_grad()` (no autograd graph is recorded).
+
+    Args:
+        function: a function of tensors, written on `keras.ops`, that may
+            call the layers owning `variables`.
+        variables: the variables `function` reads (e.g.
+            `model.variables`); it must not assign them.
+        signature: as in `compile_function`.
+        jit_compile: as in `compile_function`.
+
+    Returns:
+        A callable taking the same arguments as `function`.
+    """
+    backend = name()
+    if backend == "jax":
+        import jax
+
+        variables = list(variables)
+
+        def stateless(values, *args):
+            with keras.StatelessScope(
+                    state_mapping=list(zip(variables, values))):
+                return function(*args)
+
+        jitted = jax.jit(stateless)
+
+        def call(*args):
+            return jitted([v.value for v in variables], *args)
+
+        return call
+    if backend == "torch":
+        import torch
+
+        def call(*args):
+            with torch.no_grad():
+                return function(*args)
+
+        return call
+    return compile_function(function, signature, jit_compile)

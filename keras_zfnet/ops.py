@@ -42,6 +42,27 @@ def first_argmax_2d(flat_maps, width, peaks=None):
     return kops.stack([first // width, first % width], axis=-1)
 
 
+def top_k_first(x, k):
+    """The `k` largest values along the last axis and their indices, the
+    lower index first among equal values (the tie rule).
+
+    Args:
+        x: `(..., n)` float tensor (no NaN).
+        k: how many to keep, `<= n`.
+
+    Returns:
+        `(values, indices)`, each `(..., k)`; indices int32.
+    """
+    fast = backend.fast_top_k(x, k)
+    if fast is not None:
+        values, indices = fast
+        return values, kops.cast(indices, "int32")
+    # A stable sort of -x keeps equal values in index order (jnp.argsort
+    # and keras' torch argsort are stable).
+    indices = kops.cast(kops.argsort(-x, axis=-1)[..., :k], "int32")
+    return kops.take_along_axis(x, indices, axis=-1), indices
+
+
 def first_argmax_positions(maps):
     """`(batch, 2)` int32 `(row, col)` of each `(batch, h, w)` map's first
     maximum in row-major order (the tie rule)."""

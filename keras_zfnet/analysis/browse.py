@@ -2,8 +2,8 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_zfnet.analysis import data_stream
 from keras_zfnet.analysis.browse_scan import DEFAULT_BINS
 from keras_zfnet.analysis.browse_scan import browse_scan
 from keras_zfnet.analysis.browse_scan import check_not_empty
@@ -157,7 +157,7 @@ def _labels_at(data, wanted, labels, batch_size):
     wanted = {int(i) for i in np.ravel(wanted) if i >= 0}
     if labels is not None:
         return {i: int(labels[i]) for i in wanted if i < len(labels)}
-    if isinstance(data, tf.data.Dataset):
+    if data_stream.is_tf_dataset(data):
         spec = data.element_spec
         if not isinstance(spec, (tuple, list)) or len(spec) < 2:
             return None
@@ -173,13 +173,18 @@ def _labels_at(data, wanted, labels, batch_size):
             if len(found) == len(wanted):
                 break
         return found
-    if isinstance(data, keras.utils.PyDataset):
+    if isinstance(data, keras.utils.PyDataset) or data_stream.is_torch_loader(
+            data):
         found, position = {}, 0
-        for index in range(len(data)):
-            element = data[index]
+        elements = (data[index] for index in range(len(data))) if isinstance(
+            data, keras.utils.PyDataset) else iter(data)
+        for element in elements:
             if not isinstance(element, (tuple, list)) or len(element) < 2:
                 return None
-            for item in np.asarray(element[1]):
+            labels = element[1]
+            if hasattr(labels, "detach"):
+                labels = labels.detach().cpu().numpy()
+            for item in np.asarray(labels):
                 if position in wanted:
                     found[position] = _as_label(item)
                 position += 1

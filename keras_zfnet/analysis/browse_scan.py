@@ -13,14 +13,14 @@ exact, and shards merge exactly too (`BrowseScan.merge`).
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis import scan
 from keras_zfnet.analysis.top_activations import initial_states
 from keras_zfnet.analysis.top_activations import merge_batch
 from keras_zfnet.analysis.top_activations import scan_result
 from keras_zfnet.deconv.model_graph import model_graph
-from keras_zfnet.utils import progress
 
 DEFAULT_BINS = 128
 
@@ -127,71 +127,60 @@ def _rebin_numpy(counts, old_limits, new_limits):
 def _power_of_two_above(values):
     """Smallest power of two > each positive value (0 stays 0): every
     value then lies strictly inside its range, in a half-open bin."""
-    safe = tf.where(values > 0, values, 1.0)
-    power = tf.pow(2.0, tf.math.floor(tf.math.log(safe) / np.log(2.0)) + 1)
-    power = tf.where(power <= safe, power * 2.0, power)
-    power = tf.where(power / 2.0 > safe, power / 2.0, power)
-    return tf.where(values > 0, power, 0.0)
+    safe = ops.where(values > 0, values, 1.0)
+    power = ops.power(2.0, ops.floor(ops.log(safe) / np.log(2.0)) + 1)
+    power = ops.where(power <= safe, power * 2.0, power)
+    power = ops.where(power / 2.0 > safe, power / 2.0, power)
+    return ops.where(values > 0, power, 0.0)
 
 
 def _update_histogram(peak, valid, state, bins):
     """Adds one batch's per-image maxima `peak (B, C)` (rows at or after
     `valid` are padding) to the histogram state."""
     counts, limits, silent = state
-    real = tf.range(tf.shape(peak)[0]) < valid
-    magnitude = tf.reduce_max(
-        tf.where(real[:, None], tf.abs(peak), 0.0), axis=0)
-    new_limits = tf.maximum(limits, _power_of_two_above(magnitude))
-    factor = tf.where(limits > 0, new_limits / tf.where(
+    peak = ops.cast(peak, "float32")
+    real = ops.arange(ops.shape(peak)[0], dtype="int32") < valid
+    magnitude = ops.max(ops.where(real[:, None], ops.abs(peak), 0.0), axis=0)
+    new_limits = ops.maximum(limits, _power_of_two_above(magnitude))
+    factor = ops.where(limits > 0, new_limits / ops.where(
         limits > 0, limits, 1.0), 1.0)
-    channels = tf.shape(counts)[0]
+    channels = counts.shape[0]
     half = bins // 2
-    offset = tf.cast(tf.range(bins) - half, tf.float32)
-    target = half + tf.cast(
-        tf.math.floor(offset[None, :] / factor[:, None]), tf.int32)
-    base = tf.range(channels)[:, None] * bins
-    moved = tf.math.unsorted_segment_sum(
-        tf.reshape(counts, [-1]), tf.reshape(base + target, [-1]),
-        channels * bins)
-    width = tf.where(new_limits > 0, 2.0 * new_limits / bins, 1.0)
-    index = half + tf.cast(tf.math.floor(peak / width[None, :]), tf.int32)
-    index = tf.clip_by_value(index, 0, bins - 1)
-    added = tf.math.unsorted_segment_sum(
-        tf.cast(tf.broadcast_to(real[:, None], tf.shape(index)), tf.int64),
-        tf.reshape(base, [1, -1]) + index, channels * bins)
-    counts = tf.reshape(moved + added, (channels, bins))
-    silent = silent + tf.reduce_sum(
-        tf.cast(real[:, None] & (peak <= 0), tf.int64), axis=0)
+    offset = ops.cast(ops.arange(bins, dtype="int32") - half, "float32")
+    target = half + ops.cast(ops.floor(offset[None, :] / factor[:, None]),
+                             "int32")
+    base = ops.arange(channels, dtype="int32")[:, None] * bins
+    moved = ops.segment_sum(ops.reshape(counts, (-1,)),
+                            ops.reshape(base + target, (-1,)),
+                            num_segments=channels * bins)
+    width = ops.where(new_limits > 0, 2.0 * new_limits / bins, 1.0)
+    index = half + ops.cast(ops.floor(peak / width[None, :]), "int32")
+    index = ops.clip(index, 0, bins - 1)
+    ones = ops.cast(ops.broadcast_to(real[:, None], ops.shape(index)),
+                    "int32")
+    added = ops.segment_sum(ops.reshape(ones, (-1,)),
+                            ops.reshape(base[:, 0][None, :] + index, (-1,)),
+                            num_segments=channels * bins)
+    counts = ops.reshape(moved + added, (channels, bins))
+    silent = silent + ops.sum(
+        ops.cast(ops.logical_and(real[:, None], peak <= 0), "int32"), axis=0)
     return counts, new_limits, silent
 
 
-def _step_function(extractor, channel_counts, k, bins, image_shape,
-                   jit_compile):
-    top_specs = [
-        (tf.TensorSpec((c, k), tf.float32), tf.TensorSpec((c, k), tf.int64),
-         tf.TensorSpec((c, k, 2), tf.int32)) for c in channel_counts]
-    histogram_specs = [
-        (tf.TensorSpec((c, bins), tf.int64), tf.TensorSpec((c,), tf.float32),
-         tf.TensorSpec((c,), tf.int64)) for c in channel_counts]
-
-    @tf.function(input_signature=[
-        tf.TensorSpec((None, *image_shape), tf.float32),
-        tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int32),
-        top_specs, histogram_specs,
-    ], jit_compile=jit_compile)
-    def step(images, offset, valid, tops, histograms):
-        outputs = extractor(images, training=False)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
+def browse_reduction(k, bins):
+    """The browser scan's per-batch reduction: `top_activations`' merge and
+    the histogram update, on the same outputs."""
+    def reduce(outputs, offset, valid, state):
+        tops, histograms = state
         new_tops, new_histograms = [], []
         for out, top, histogram in zip(outputs, tops, histograms):
             new_tops.append(merge_batch(out, offset, valid, top, k))
-            peak = tf.reduce_max(out, axis=(1, 2))
+            peak = ops.max(out, axis=(1, 2))
             new_histograms.append(
                 _update_histogram(peak, valid, histogram, bins))
         return new_tops, new_histograms
 
-    return step
+    return reduce
 
 
 def check_spatial_layers(model, layers, what="layers"):
@@ -277,56 +266,22 @@ def browse_scan(model, data, layers=None, k=9, bins=DEFAULT_BINS,
     image_shape = view.input_shape
     counts = [int(view.output_shape(n)[-1]) for n in names]
     tops = initial_states([range(c) for c in counts], k)
-    histograms = [(tf.zeros((c, bins), tf.int64), tf.zeros((c,), tf.float32),
-                   tf.zeros((c,), tf.int64)) for c in counts]
-    bar = progress.bar(data_stream.num_batches(data, batch_size), verbose,
-                       unit_name="batch")
-    scanned, width, step, seen_shape = 0, None, None, None
-    for batch in data_stream.iterate_batches(data, batch_size, image_shape):
-        count = int(batch.shape[0])
-        width = width or count
-        batch = tf.cast(batch, tf.float32)
-        if seen_shape is None:
-            seen_shape = tuple(int(d) for d in batch.shape[1:])
-            step = _cached_step(view, names, counts, k, bins, image_shape,
-                                jit_compile is not False)
-        elif tuple(batch.shape[1:]) != seen_shape:
-            raise ValueError(
-                "All images of one scan must have the same size. Received: "
-                f"a batch of shape {tuple(batch.shape)} after images of "
-                f"shape {seen_shape}")
-        if count < width:
-            batch = tf.pad(batch, [[0, width - count]] + [[0, 0]] * len(
-                image_shape))
-        arguments = (batch, tf.constant(index_offset + scanned, tf.int64),
-                     tf.constant(count, tf.int32), tops, histograms)
-        try:
-            tops, histograms = step(*arguments)
-        except (tf.errors.InvalidArgumentError,
-                tf.errors.UnimplementedError):
-            if jit_compile != "auto" or scanned:
-                raise
-            step = _cached_step(view, names, counts, k, bins, image_shape,
-                                False)
-            tops, histograms = step(*arguments)
-        scanned += count
-        bar.add(1)
+    histograms = [(ops.zeros((c, bins), "int32"), ops.zeros((c,), "float32"),
+                   ops.zeros((c,), "int32")) for c in counts]
+    (tops, histograms), scanned, seen_shape = scan.run(
+        view, names, browse_reduction(k, bins), ("browse", k, bins),
+        (tops, histograms), data, batch_size, index_offset=index_offset,
+        jit_compile=jit_compile, verbose=verbose)
     if scanned == 0:
         raise ValueError("`data` is empty: expected at least one image.")
     top = {name: scan_result(model, name, np.arange(c, dtype="int32"), state,
                          scanned, seen_shape, index_offset)
            for name, c, state in zip(names, counts, tops)}
-    hists = {name: MaxHistogram(name, *(s.numpy() for s in state))
-             for name, state in zip(names, histograms)}
+    hists = {name: MaxHistogram(name, counts.astype("int64"), limits,
+                                silent.astype("int64"))
+             for name, (counts, limits, silent) in zip(
+                 names, scan.to_numpy(histograms))}
     return BrowseScan(tuple(names), top, hists, scanned)
-
-
-def _cached_step(view, names, counts, k, bins, image_shape, jit_compile):
-    key = ("browse_scan_step", tuple(names), k, bins, tuple(image_shape),
-           jit_compile)
-    return view.cached(key, lambda: _step_function(
-        view.feature_model(names), counts, k, bins, image_shape,
-        jit_compile))
 
 
 def check_not_empty(data):
@@ -335,7 +290,7 @@ def check_not_empty(data):
     size = None
     if isinstance(data, np.ndarray):
         size = len(data) if data.ndim else 0
-    elif isinstance(data, tf.data.Dataset):
+    elif data_stream.is_tf_dataset(data):
         cardinality = int(data.cardinality())
         size = cardinality if cardinality >= 0 else None
     else:

@@ -3,9 +3,11 @@
 import weakref
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from keras_zfnet import backend
 from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis import scan
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
 
@@ -31,26 +33,28 @@ def _reduce(output, pooling):
     if pooling is not None and rank > 2:
         axes = list(range(1, rank - 1))
         if pooling == "avg":
-            return tf.reduce_mean(output, axis=axes)
-        return tf.reduce_max(output, axis=axes)
+            return ops.mean(output, axis=axes)
+        return ops.max(output, axis=axes)
     if rank == 2:
         return output
-    return tf.reshape(output, (tf.shape(output)[0], -1))
+    return ops.reshape(output, (ops.shape(output)[0], -1))
 
 
-def _extract_function(feature_model, pooling):
-    """The compiled `images -> [(N, D_l)]` step of a feature model."""
+def _extract_function(feature_model, pooling, image_shape):
+    """The compiled `images -> [(N, D_l)]` step of a feature model (on
+    TensorFlow one trace for every batch size)."""
     cache = _FUNCTIONS.setdefault(feature_model, {})
     if pooling not in cache:
-        @tf.function(reduce_retracing=True)
         def extract(images):
             outputs = feature_model(images, training=False)
             if not isinstance(outputs, (list, tuple)):
                 outputs = [outputs]
-            return [tf.cast(_reduce(out, pooling), tf.float32)
+            return [ops.cast(_reduce(out, pooling), "float32")
                     for out in outputs]
 
-        cache[pooling] = extract
+        cache[pooling] = backend.compile_function(
+            extract, [((None, *image_shape), "float32")],
+            variables=feature_model.variables)
     return cache[pooling]
 
 
@@ -102,8 +106,9 @@ def extract_features(model, layers, data, pooling=None, batch_size=64,
         )
     graph = model_graph(model)
     names, _ = graph.resolve_many(layers, what="layers")
-    function = _extract_function(graph.feature_model(names), pooling)
     image_shape = graph.input_shape
+    function = _extract_function(graph.feature_model(names), pooling,
+                                 image_shape)
     bar = progress.bar(data_stream.num_batches(data, batch_size), verbose,
                        unit_name="batch")
     # Arrays: features written in place into preallocated outputs (one copy
@@ -114,7 +119,7 @@ def extract_features(model, layers, data, pooling=None, batch_size=64,
     done = start = 0
     for batch in data_stream.iterate_batches(data, int(batch_size),
                                              image_shape):
-        values = function(batch)
+        values = scan.to_numpy(function(batch))
         if total is not None:
             if outputs is None:
                 outputs = [np.empty((total, v.shape[1]), "float32")
@@ -124,7 +129,7 @@ def extract_features(model, layers, data, pooling=None, batch_size=64,
             start += len(values[0])
         else:
             for chunk, value in zip(chunks, values):
-                chunk.append(value.numpy())
+                chunk.append(value)
         done += 1
         bar.update(done)
     if not done:

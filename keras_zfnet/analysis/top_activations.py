@@ -3,16 +3,16 @@
 import json
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from keras_zfnet.analysis import checkpoints
 from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis import scan
 from keras_zfnet.analysis.top_result import TopActivations
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.deconv.receptive_field import receptive_field
 from keras_zfnet.ops import first_argmax_2d
-from keras_zfnet.utils import progress
-from keras_zfnet.utils.compiled import one_trace_per_function
+from keras_zfnet.ops import top_k_first
 from keras_zfnet.utils import validation
 
 
@@ -45,53 +45,27 @@ def _resolve_channel_lists(model_view, channels, names):
     return lists
 
 
-def _step_function(extractor, channel_lists, k, image_shape,
-                   jit_compile=True):
-    """The compiled per-batch step: forward, per-channel spatial max, running
-    top-k merge, and the first-argmax position of the entries that enter the
-    top k (all in graph)."""
-    selections = [
-        None if np.array_equal(c, np.arange(out.shape[-1])) else tf.constant(c)
-        for c, out in zip(channel_lists, extractor.outputs)
-    ]
-    state_specs = [
-        (tf.TensorSpec((len(c), k), tf.float32),
-         tf.TensorSpec((len(c), k), tf.int64),
-         tf.TensorSpec((len(c), k, 2), tf.int32))
-        for c in channel_lists
+def _selections(model_view, names, channel_lists):
+    """Per layer `None` (all channels, in order) or the channel array."""
+    return [
+        None if np.array_equal(c, np.arange(model_view.output_shape(n)[-1]))
+        else c for n, c in zip(names, channel_lists)
     ]
 
-    @tf.function(input_signature=[
-        tf.TensorSpec((None, *image_shape), tf.float32),
-        tf.TensorSpec((), tf.int64),
-        tf.TensorSpec((), tf.int32),
-        state_specs,
-    ], jit_compile=jit_compile)
-    def step(images, offset, valid, states):
-        outputs = extractor(images, training=False)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
+
+def top_k_reduction(selections, k):
+    """The scan's per-batch reduction: per-channel spatial max, running
+    top-k merge, and the first-argmax position of the entries that enter
+    the top k (all inside the compiled step)."""
+    def reduce(outputs, offset, valid, states):
         return [
             merge_batch(out if picked is None
-                         else tf.gather(out, picked, axis=-1),
-                         offset, valid, state, k)
+                        else ops.take(out, picked, axis=-1),
+                        offset, valid, state, k)
             for out, picked, state in zip(outputs, selections, states)
         ]
 
-    return one_trace_per_function(step)
-
-
-def _cached_step(model_view, names, channel_lists, k, image_shape,
-                 jit_compile):
-    """The compiled step, kept in the model's `ModelGraph` (as
-    `model.predict` keeps its compiled function): shards, resumed scans and
-    repeated calls neither retrace nor recompile."""
-    key = ("top_activations_step", tuple(names),
-           tuple(c.tobytes() for c in channel_lists), k, tuple(image_shape),
-           jit_compile)
-    return model_view.cached(key, lambda: _step_function(
-        model_view.feature_model(names), channel_lists, k, image_shape,
-        jit_compile))
+    return reduce
 
 
 def merge_batch(out, offset, valid, state, k):
@@ -99,26 +73,26 @@ def merge_batch(out, offset, valid, state, k):
     at or after `valid` are padding and never enter it)."""
     values, indices, positions = state
     spatial = len(out.shape) == 4
-    peak = tf.reduce_max(out, axis=(1, 2)) if spatial else out  # (B, C)
-    real = tf.range(tf.shape(peak)[0]) < valid
-    peak = tf.where(real[:, None], peak, tf.constant(-np.inf, peak.dtype))
-    # State entries come first and hold lower dataset indices; top_k keeps
-    # the lower position among equal values: ties go to the lower index.
-    all_values = tf.concat([values, tf.transpose(peak)], axis=1)
-    _, keep = tf.math.top_k(all_values, k=k)  # (C, k)
-    new_values = tf.gather(all_values, keep, batch_dims=1)
+    peak = ops.max(out, axis=(1, 2)) if spatial else out  # (B, C)
+    real = ops.arange(ops.shape(peak)[0], dtype="int32") < valid
+    peak = ops.where(real[:, None], ops.cast(peak, "float32"), -np.inf)
+    # State entries come first and hold lower dataset indices; the tie rule
+    # keeps the lower position among equal values: ties go to the lower
+    # index.
+    all_values = ops.concatenate([values, ops.transpose(peak)], axis=1)
+    new_values, keep = top_k_first(all_values, k)  # (C, k)
     from_batch = keep >= k
-    item = tf.maximum(keep - k, 0)
-    old = tf.minimum(keep, k - 1)
-    new_indices = tf.where(
-        from_batch, offset + tf.cast(item, tf.int64),
-        tf.gather(indices, old, batch_dims=1))
-    old_positions = tf.gather(positions, old, batch_dims=1)
+    item = ops.maximum(keep - k, 0)
+    old = ops.minimum(keep, k - 1)
+    new_indices = ops.where(
+        from_batch, offset + item,
+        ops.take_along_axis(indices, old, axis=1))
+    old_positions = ops.take_along_axis(positions, old[..., None], axis=1)
     if not spatial:
-        fresh = tf.zeros_like(old_positions)
+        fresh = ops.zeros_like(old_positions)
     else:
         fresh = _first_argmax(out, item, new_values)
-    new_positions = tf.where(from_batch[..., None], fresh, old_positions)
+    new_positions = ops.where(from_batch[..., None], fresh, old_positions)
     return new_values, new_indices, new_positions
 
 
@@ -126,11 +100,12 @@ def _first_argmax(out, item, peaks):
     """(C, k, 2) first (row-major) position of `peaks[c, j]` in map
     `out[item[c, j], :, :, c]`: only the k selected maps per channel are
     searched, not the whole batch."""
-    width = tf.shape(out)[2]
-    size = tf.shape(out)[1] * width
-    by_channel = tf.transpose(tf.reshape(out, (tf.shape(out)[0], size, -1)),
-                              (2, 0, 1))  # (C, B, hw)
-    maps = tf.gather(by_channel, item, batch_dims=1)  # (C, k, hw)
+    batch, height, width, channels = ops.shape(out)
+    by_channel = ops.transpose(
+        ops.reshape(ops.cast(out, "float32"), (batch, height * width,
+                                               channels)),
+        (2, 0, 1))  # (C, B, hw)
+    maps = ops.take_along_axis(by_channel, item[..., None], axis=1)
     return first_argmax_2d(maps, width, peaks)
 
 
@@ -233,51 +208,18 @@ def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
     states = initial_states(channel_lists, k)
     if checkpoint and checkpoints.exists(checkpoint):
         states, scanned = _resume(checkpoint, identity, len(names))
-    use_xla = jit_compile is not False
-    total = data_stream.num_batches(data, batch_size)
-    bar = progress.bar(total, verbose, unit_name="batch")
-    if scanned:
-        bar.update(-(-scanned // batch_size))
-    batches = 0
-    width = None
-    step = None
-    seen_shape = None
-    for batch in data_stream.iterate_batches(data, batch_size, image_shape,
-                                             skip_images=scanned):
-        count = int(batch.shape[0])
-        width = width or count
-        batch = tf.cast(batch, tf.float32)
-        if seen_shape is None:
-            seen_shape = tuple(int(d) for d in batch.shape[1:])
-            step = _cached_step(model_view, names, channel_lists, k,
-                                image_shape, use_xla)
-        elif tuple(batch.shape[1:]) != seen_shape:
-            raise ValueError(
-                "All images of one scan must have the same size (positions "
-                f"and receptive fields depend on it). Received: a batch of "
-                f"shape {tuple(batch.shape)} after images of shape "
-                f"{seen_shape}"
-            )
-        if count < width:  # pad the last batch: one compiled shape
-            batch = tf.pad(batch, [[0, width - count]] + [[0, 0]] * (
-                len(image_shape)))
-        arguments = (batch, tf.constant(index_offset + scanned, tf.int64),
-                     tf.constant(count, tf.int32), states)
-        try:
-            states = step(*arguments)
-        except (tf.errors.InvalidArgumentError,
-                tf.errors.UnimplementedError):
-            if jit_compile != "auto" or batches:
-                raise
-            # Some layer has no XLA kernel: scan without XLA.
-            step = _cached_step(model_view, names, channel_lists, k,
-                                image_shape, False)
-            states = step(*arguments)
-        scanned += count
-        batches += 1
-        bar.add(1)
+
+    def save(states, scanned, batches):
         if checkpoint and batches % checkpoint_every == 0:
             _save_checkpoint(checkpoint, identity, states, scanned)
+
+    selections = _selections(model_view, names, channel_lists)
+    key = ("top_k", tuple(names), tuple(
+        None if c is None else c.tobytes() for c in selections), k)
+    states, scanned, seen_shape = scan.run(
+        model_view, names, top_k_reduction(selections, k), key, states,
+        data, batch_size, index_offset=index_offset, skip_images=scanned,
+        jit_compile=jit_compile, verbose=verbose, on_batch=save)
     if scanned == 0:
         raise ValueError("`data` is empty: expected at least one image.")
     if seen_shape is None:  # everything came from the checkpoint
@@ -296,9 +238,9 @@ def initial_states(channel_lists, k):
     """Empty running top-k states `(values, indices, positions)` per layer
     (-inf values, -1 indices: empty slots)."""
     return [
-        (tf.fill((len(c), k), tf.constant(-np.inf, tf.float32)),
-         tf.fill((len(c), k), tf.constant(-1, tf.int64)),
-         tf.fill((len(c), k, 2), tf.constant(-1, tf.int32)))
+        (ops.full((len(c), k), -np.inf, dtype="float32"),
+         ops.full((len(c), k), -1, dtype="int32"),
+         ops.full((len(c), k, 2), -1, dtype="int32"))
         for c in channel_lists
     ]
 
@@ -319,8 +261,9 @@ def _resume(path, identity, num_layers):
             f"pass another `checkpoint`. Received: checkpoint={path!r}"
         )
     states = [
-        (tf.constant(saved[f"values_{i}"]), tf.constant(saved[f"indices_{i}"]),
-         tf.constant(saved[f"positions_{i}"]))
+        (ops.convert_to_tensor(saved[f"values_{i}"], "float32"),
+         ops.convert_to_tensor(saved[f"indices_{i}"].astype("int32"), "int32"),
+         ops.convert_to_tensor(saved[f"positions_{i}"], "int32"))
         for i in range(num_layers)
     ]
     return states, int(saved["scanned"])
@@ -329,10 +272,10 @@ def _resume(path, identity, num_layers):
 def _save_checkpoint(path, identity, states, scanned):
     arrays = dict(format=checkpoints.CHECKPOINT_FORMAT, scanned=scanned)
     arrays["identity"] = json.dumps(identity)
-    for i, (values, indices, positions) in enumerate(states):
-        arrays[f"values_{i}"] = values.numpy()
-        arrays[f"indices_{i}"] = indices.numpy()
-        arrays[f"positions_{i}"] = positions.numpy()
+    for i, (values, indices, positions) in enumerate(scan.to_numpy(states)):
+        arrays[f"values_{i}"] = values
+        arrays[f"indices_{i}"] = indices.astype("int64")
+        arrays[f"positions_{i}"] = positions
     checkpoints.save_npz(path, arrays)
 
 
@@ -346,7 +289,7 @@ def _receptive_field(model, name, image_shape):
 def scan_result(model, name, channels, state, scanned, image_shape,
                 index_offset):
     """The `TopActivations` of one layer from a finished scan's state."""
-    values, indices, positions = (s.numpy() for s in state)
+    values, indices, positions = scan.to_numpy(state)
     return TopActivations(
         layer=name,
         channels=channels,
