@@ -8,6 +8,7 @@ import time
 
 import keras
 
+from keras_zfnet.training import strategy as strategy_lib
 from keras_zfnet.training.strategy import strategy_from_environment
 from keras_zfnet.utils.progress import ProgbarLogger
 
@@ -73,6 +74,19 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
+class DataEpoch(keras.callbacks.Callback):
+    """Tells a dataset with `set_epoch` (e.g. `AugmentedImages`) which
+    epoch begins, so a resumed run shuffles and augments as an
+    uninterrupted one."""
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.data.set_epoch(epoch)
+
+
 def compile_for_paper(model, learning_rate=1e-2, momentum=0.9):
     """Compiles `model` with the paper's optimizer (SGD, momentum 0.9)."""
     model.compile(
@@ -108,8 +122,10 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
     divided by 10 when the validation loss stops improving (paper: annealed
     "throughout training manually" on validation plateaus). Dropout and
     `FilterRMS` come with the model (`ZFNet`, `MiniZFNet`). The model is
-    built and compiled under `strategy` (chosen from the machine by
-    default, see `strategy_from_environment`).
+    built and compiled under `strategy` (chosen from the machine and the
+    backend by default, see `strategy_from_environment`): `tf.distribute`
+    on TensorFlow, `keras.distribution.DataParallel` on JAX, one device on
+    PyTorch.
 
     Nothing is lost when a run is interrupted: the weights, the optimizer
     state and the epoch are backed up every `backup_every` steps and at
@@ -120,8 +136,9 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
 
     Args:
         build_model: callable returning an uncompiled `keras.Model`.
-        train_data: a `tf.data.Dataset` of `(images, labels)` batches,
-            already shuffled (`small_image_pipelines` does it).
+        train_data: `(images, labels)` batches, already shuffled: a
+            `tf.data.Dataset` or a `keras.utils.PyDataset`
+            (`small_image_pipelines` makes either, for the backend).
         validation_data: a dataset of the same form.
         output_dir: folder for `backup/`, `log.csv` and
             `model.weights.h5`.
@@ -132,7 +149,10 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
             `1 / lr_factor` instead of waiting for plateaus (the paper's
             manual annealing, written down).
         backup_every: steps between mid-epoch backups.
-        strategy: a `tf.distribute.Strategy`, or `None` to choose.
+        strategy: a `tf.distribute.Strategy` (TensorFlow backend), a
+            `keras.distribution.Distribution` such as `DataParallel` (JAX
+            backend; made current for the run), `SingleDevice()`, or
+            `None` to choose from the machine and backend.
         callbacks: extra Keras callbacks.
         verbose: passed to `fit` ("auto", 0, 1, 2).
 
@@ -149,9 +169,22 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
         min_learning_rate=min_learning_rate, lr_drops=lr_drops,
         backup_every=backup_every, verbose=verbose,
     )
+    if strategy is not None:
+        strategy_lib.check_strategy(strategy)
     os.makedirs(output_dir, exist_ok=True)
     strategy = strategy or strategy_from_environment()
-    with strategy.scope():
+    with strategy_lib.run_scope(strategy):
+        return _train(build_model, train_data, validation_data, output_dir,
+                      epochs, learning_rate, momentum, lr_factor,
+                      lr_patience, min_learning_rate, lr_drops,
+                      backup_every, strategy, callbacks, verbose)
+
+
+def _train(build_model, train_data, validation_data, output_dir, epochs,
+           learning_rate, momentum, lr_factor, lr_patience,
+           min_learning_rate, lr_drops, backup_every, strategy, callbacks,
+           verbose):
+    with strategy_lib.build_scope(strategy):
         model = compile_for_paper(build_model(), learning_rate, momentum)
     backup = StepAndEpochBackup(
         os.path.join(output_dir, "backup"),
@@ -179,13 +212,20 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
         # The datasets shuffle themselves (`small_image_pipelines`,
         # `image_folder`); Keras ignores `shuffle` for datasets and warns.
         shuffle=False,
-        callbacks=[EpochTimer(), backup, schedule, log, *callbacks,
+        callbacks=[EpochTimer(), backup, schedule, log,
+                   *_data_epoch(train_data), *callbacks,
                    *_progress_logger(callbacks)],
         verbose=verbose,
     )
     export_weights(build_model, model,
                    os.path.join(output_dir, "model.weights.h5"))
     return model
+
+
+def _data_epoch(data):
+    """A `DataEpoch` for data that follows the epoch, else nothing."""
+    return [DataEpoch(data)] if callable(getattr(data, "set_epoch", None)) \
+        else []
 
 
 def _progress_logger(callbacks):
