@@ -1,8 +1,16 @@
-"""tfds-backed sources (Caltech-101, PASCAL VOC 2012, ImageNet 2012)."""
+"""tfds-backed sources (Caltech-101, PASCAL VOC 2012, ImageNet 2012).
 
-import tensorflow as tf
+TensorFlow only: tfds builds `tf.data` pipelines, which need TensorFlow
+and tensorflow-datasets (`pip install 'keras-zfnet[tfds]'`). Keras' JAX and
+PyTorch backends can still train on the datasets they return.
+"""
 
 from keras_zfnet.datasets import preprocessing
+from keras_zfnet.datasets.tf_only import require_tensorflow
+from keras_zfnet.utils.extras import require
+
+FEATURE = ("`keras_zfnet.datasets.tfds_source` needs TensorFlow and "
+           "tensorflow-datasets")
 
 # name -> (tfds name, label kind)
 SOURCES = {
@@ -15,7 +23,8 @@ SOURCES = {
 def tfds_source(name, split, training=False, batch_size=32, image_size=256,
                 crop_size=224, crops="center", data_dir=None, download=False,
                 shuffle_files=None, seed=0):
-    """Loads a tfds dataset with the paper's preprocessing.
+    """Loads a tfds dataset with the paper's preprocessing (TensorFlow
+    and tensorflow-datasets needed).
 
     Prepared data in `data_dir` (tfds' default `~/tensorflow_datasets`) is
     used as is; nothing is downloaded unless `download=True` (ImageNet must
@@ -36,17 +45,20 @@ def tfds_source(name, split, training=False, batch_size=32, image_size=256,
         `(dataset, info)`: `(image, label)` elements (labels are class ids,
         or 20-way multi-hot vectors for VOC) and the tfds `DatasetInfo`.
 
+    Raises:
+        ImportError: TensorFlow or tensorflow-datasets is not installed.
+
     Example:
 
     >>> ds, info = tfds_source("caltech101", "train", training=True)
     """
-    import tensorflow_datasets as tfds
-
     if name not in SOURCES:
         raise ValueError(
             f"Unknown tfds source. Available: {sorted(SOURCES)}. "
             f"Received: name={name!r}"
         )
+    tf = _require_tf()
+    tfds = _require_tfds()
     tfds_name, kind = SOURCES[name]
     dataset, info = tfds.load(
         tfds_name, split=split, data_dir=data_dir, download=download,
@@ -74,3 +86,19 @@ def tfds_source(name, split, training=False, batch_size=32, image_size=256,
     if batch_size:
         dataset = dataset.batch(batch_size)
     return dataset.prefetch(tf.data.AUTOTUNE), info
+
+
+def _require_tf():
+    try:
+        return require_tensorflow(FEATURE, extra="tfds")
+    except ImportError as error:
+        raise ImportError(
+            f"{FEATURE}: pip install 'keras-zfnet[tfds]'") from error
+
+
+def _require_tfds():
+    try:
+        return require("tensorflow_datasets", "tfds", FEATURE)
+    except ImportError as error:
+        raise ImportError(
+            f"{FEATURE}: pip install 'keras-zfnet[tfds]'") from error
