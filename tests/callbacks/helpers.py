@@ -73,3 +73,54 @@ class EpochCounter(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.began += 1
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """`(images, labels)` (or images) in fixed batches: a probe or training
+    source for every backend."""
+
+    def __init__(self, x, y=None, batch_size=6):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        if self.y is None:
+            return self.x[rows]
+        return self.x[rows], self.y[rows]
+
+
+def read_events(folder):
+    """`{(tag, step): ndarray}` of the tensor summaries in the event files of
+    `folder`, read with TensorBoard's own reader (no TensorFlow needed)."""
+    import os
+
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.util import tensor_util
+
+    found = {}
+    for name in os.listdir(folder):
+        accumulator = event_accumulator.EventAccumulator(
+            os.path.join(folder, name),
+            size_guidance={event_accumulator.TENSORS: 0})
+        accumulator.Reload()
+        for tag in accumulator.Tags()["tensors"]:
+            for event in accumulator.Tensors(tag):
+                found[(tag, event.step)] = tensor_util.make_ndarray(
+                    event.tensor_proto)
+    return found
+
+
+def decode_png(data):
+    """A PNG's pixels, `(H, W, C)` uint8."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(data)))
+    return pixels[..., None] if pixels.ndim == 2 else pixels

@@ -3,7 +3,6 @@ import os
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_zfnet.callbacks import FeatureEvolution
 from keras_zfnet.callbacks import load_history
@@ -11,12 +10,25 @@ from keras_zfnet.callbacks import save_history
 from keras_zfnet.callbacks import settle_epochs
 from keras_zfnet.plotting.evolution import evolution_grid
 from keras_zfnet.plotting.images import projection_to_image
+from tests.callbacks.helpers import ArrayBatches
 from tests.callbacks.helpers import EpochCounter
+from tests.callbacks.helpers import decode_png
+from tests.callbacks.helpers import read_events
 from tests.callbacks.helpers import brute_force_entry
 from tests.callbacks.helpers import tiny_data
 from tests.callbacks.helpers import tiny_model
 
 LAYERS = ["c1", "c2"]
+TF = keras.config.backend() == "tensorflow"
+
+
+def _tf_data(*arrays, batch=None):
+    """A `tf.data.Dataset` of `arrays` (TensorFlow backend only)."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(
+        arrays if len(arrays) > 1 else arrays[0])
+    return dataset.batch(batch) if batch else dataset
 
 
 def _assert_entry(entry, expected):
@@ -62,10 +74,13 @@ def test_epochs_past_the_end_and_unlisted_are_skipped():
     assert sorted(callback.history) == [2]
 
 
-def test_dict_features_dense_layer_and_dataset_probe():
+@pytest.mark.parametrize("source", [
+    pytest.param("tf.data", marks=pytest.mark.tf_only), "PyDataset"])
+def test_dict_features_dense_layer_and_dataset_probe(source):
     model = tiny_model()
     x, y = tiny_data()
-    dataset = tf.data.Dataset.from_tensor_slices((x[:20], y[:20])).batch(6)
+    dataset = (_tf_data(x[:20], y[:20], batch=6) if source == "tf.data"
+               else ArrayBatches(x[:20], y[:20], 6))
     callback = FeatureEvolution(dataset, ["c2", "d1"],
                                 features={"c2": [5, 0], "d1": [1, 3, 4]},
                                 epochs=(1,))
@@ -136,20 +151,14 @@ def test_tensorboard_images_read_back(tmp_path):
     callback = FeatureEvolution(x[:12], LAYERS, features=2, epochs=(1, 2),
                                 tensorboard_dir=str(tmp_path))
     model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[callback])
-    found = {}
-    for name in os.listdir(tmp_path):
-        for event in tf.compat.v1.train.summary_iterator(
-                str(tmp_path / name)):
-            for value in event.summary.value:
-                found[(value.tag, event.step)] = value.tensor
+    found = read_events(tmp_path)
     assert sorted(found) == [(f"feature_evolution/{layer}", step)
                              for layer in LAYERS for step in (1, 2)]
-    for (tag, step), tensor in found.items():
+    for (tag, step), strings in found.items():
         layer = tag.split("/", 1)[1]
-        strings = tf.make_ndarray(tensor)  # [width, height, png, png, ...]
+        # [width, height, png, png, ...], as tf.summary.image writes it.
         assert (int(strings[0]), int(strings[1])) == (12, 12)
-        decoded = np.stack([tf.io.decode_png(s).numpy()[..., 0]
-                            for s in strings[2:]])
+        decoded = np.stack([decode_png(s)[..., 0] for s in strings[2:]])
         expected = projection_to_image(
             callback.history[step][layer]["projections"])
         assert decoded.shape == (2, 12, 12)
@@ -225,20 +234,24 @@ def test_features_dict_must_cover_layers():
 
 
 @pytest.mark.parametrize("probe", [
-    np.zeros((0, 12, 12, 1), "float32"),
-    tf.data.Dataset.from_tensor_slices(np.zeros((0, 12, 12, 1), "float32")),
+    lambda: np.zeros((0, 12, 12, 1), "float32"),
+    pytest.param(lambda: _tf_data(np.zeros((0, 12, 12, 1), "float32")),
+                 marks=pytest.mark.tf_only),
+    lambda: ArrayBatches(np.zeros((0, 12, 12, 1), "float32")),
 ])
 def test_empty_probe(probe):
-    _fit_raises(FeatureEvolution(probe, "c1"), r"`probe_data` is empty")
+    _fit_raises(FeatureEvolution(probe(), "c1"), r"`probe_data` is empty")
 
 
 @pytest.mark.parametrize("probe", [
-    np.zeros((4, 10, 10, 1), "float32"),
-    np.zeros((12, 12, 1), "float32"),
-    tf.data.Dataset.from_tensor_slices(np.zeros((4, 10, 10, 1), "float32")),
+    lambda: np.zeros((4, 10, 10, 1), "float32"),
+    lambda: np.zeros((12, 12, 1), "float32"),
+    pytest.param(lambda: _tf_data(np.zeros((4, 10, 10, 1), "float32")),
+                 marks=pytest.mark.tf_only),
+    lambda: ArrayBatches(np.zeros((4, 10, 10, 1), "float32")),
 ])
 def test_probe_of_wrong_shape(probe):
-    _fit_raises(FeatureEvolution(probe, "c1"), r"`probe_data`.*Received")
+    _fit_raises(FeatureEvolution(probe(), "c1"), r"`probe_data`.*Received")
 
 
 @pytest.mark.parametrize("epochs", [(0, 1), (1.5,), ("2",), (), 3, (True,)])

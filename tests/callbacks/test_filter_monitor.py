@@ -4,12 +4,12 @@ import os
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_zfnet.callbacks import FilterMonitor
 from keras_zfnet.callbacks import filter_statistics
 from keras_zfnet.constraints import FilterRMS
 from tests.callbacks.helpers import EpochCounter
+from tests.callbacks.helpers import read_events
 from tests.callbacks.helpers import tiny_data
 from tests.callbacks.helpers import tiny_model
 
@@ -99,12 +99,7 @@ def test_logs_history_csv_files_and_tensorboard(tmp_path):
                                                                  rel=1e-6)
     assert history.history["filters/high_frequency_share"][-1] == \
         pytest.approx(_expected_high(), rel=1e-5)
-    seen = {}
-    for name in os.listdir(tmp_path / "tb"):
-        for event in tf.compat.v1.train.summary_iterator(
-                str(tmp_path / "tb" / name)):
-            for value in event.summary.value:
-                seen[(value.tag, event.step)] = tf.make_ndarray(value.tensor)
+    seen = read_events(tmp_path / "tb")
     assert ("filters/mosaic", 2) in seen and ("filters/mosaic", 4) in seen
     assert float(seen[("filters/rms_max", 4)]) == pytest.approx(0.1,
                                                                 rel=1e-6)
@@ -118,7 +113,7 @@ def test_default_layer_is_first_conv_and_no_radius_without_constraint():
     history = model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
     assert monitor.layer_name == "c1"
     assert "filters/at_radius" not in history.history
-    kernel = model.get_layer("c1").kernel.numpy()
+    kernel = keras.ops.convert_to_numpy(model.get_layer("c1").kernel)
     assert history.history["filters/rms_max"][0] == pytest.approx(
         np.sqrt((kernel ** 2).mean(axis=(0, 1, 2))).max(), rel=1e-6)
 

@@ -6,7 +6,7 @@ import sys
 
 import keras
 import numpy as np
-import tensorflow as tf
+import pytest
 
 from keras_zfnet.callbacks import FeatureEvolution
 from keras_zfnet.callbacks import FilterMonitor
@@ -74,8 +74,10 @@ def test_backup_and_restore_continues_the_record(tmp_path):
 def test_package_trainer_resume_keeps_earlier_epochs(tmp_path):
     from keras_zfnet.training import train
 
+    from keras_zfnet.training import AugmentedImages
+
     x, y = tiny_data(48)
-    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    data = AugmentedImages(x, y, 16)  # batches in order, on every backend
     folder = str(tmp_path / "evolution")
 
     def callback():
@@ -87,10 +89,10 @@ def test_package_trainer_resume_keeps_earlier_epochs(tmp_path):
 
     first = callback()
     train(build, data, data, str(tmp_path / "run"), 1, verbose=0,
-          strategy=tf.distribute.get_strategy(), callbacks=[first])
+          callbacks=[first])
     second = callback()
     model = train(build, data, data, str(tmp_path / "run"), 2, verbose=0,
-                  strategy=tf.distribute.get_strategy(), callbacks=[second])
+                  callbacks=[second])
     assert sorted(second.history) == [1, 2]
     _close(second.history[1]["c2"], first.history[1]["c2"])
     channels = second.history[2]["c2"]["channels"]
@@ -98,21 +100,37 @@ def test_package_trainer_resume_keeps_earlier_epochs(tmp_path):
            brute_force_entry(model, x[:16], "c2", channels))
 
 
-SCRIPT = """
-import json
+MIRRORED = """
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+REPLICAS = strategy.num_replicas_in_sync
+scope = strategy.scope
+"""
+
+DATA_PARALLEL = """
+import keras
+devices = keras.distribution.list_devices()
+keras.distribution.set_distribution(
+    keras.distribution.DataParallel(devices=devices))
+REPLICAS = len(devices)
+import contextlib
+scope = contextlib.nullcontext
+"""
+
+SCRIPT = """
+import json
 import keras
 import numpy as np
 from keras_zfnet.callbacks import FeatureEvolution, FilterMonitor
 from keras_zfnet.callbacks import filter_statistics
 from tests.callbacks.helpers import brute_force_entry, tiny_data, tiny_model
 
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 x, y = tiny_data()
-with strategy.scope():
+with scope():
     model = tiny_model()
 evolution = FeatureEvolution(x[:16], ["c1", "c2"], features=2, epochs=(1, 2))
 monitor = FilterMonitor()
@@ -124,19 +142,34 @@ for layer in ("c1", "c2"):
     want = brute_force_entry(model, x[:16], layer, got["channels"])
     errors.append(int(np.array_equal(got["indices"], want["indices"])))
     errors.append(float(np.abs(got["projections"] - want["projections"]).max()))
-stats = filter_statistics(model.get_layer("c1").kernel.numpy())
+stats = filter_statistics(
+    keras.ops.convert_to_numpy(model.get_layer("c1").kernel))
 print(json.dumps(dict(
-    replicas=strategy.num_replicas_in_sync, epochs=sorted(evolution.history),
+    replicas=REPLICAS, epochs=sorted(evolution.history),
     checks=errors, logged=history.history["filters/rms_max"][-1],
     expected=stats["rms_max"])))
 """
 
 
+@pytest.mark.tf_only
 def test_mirrored_strategy_on_two_logical_cpus():
+    _check_two_devices(MIRRORED, {})
+
+
+@pytest.mark.skipif(keras.config.backend() != "jax",
+                    reason="run once, in the JAX run of the suite")
+def test_jax_data_parallel_on_two_host_cpus():
+    _check_two_devices(DATA_PARALLEL, {
+        "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+
+
+def _check_two_devices(setup, variables):
     env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="",
-               TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+               TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", **variables)
+    done = subprocess.run([sys.executable, "-c", setup + SCRIPT], cwd=ROOT,
+                          env=env, capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
@@ -155,7 +188,8 @@ def test_filter_statistics_match_monitor_logs_each_epoch():
         kernels = []
 
         def on_epoch_end(self, epoch, logs=None):
-            self.kernels.append(model.get_layer("c1").kernel.numpy())
+            self.kernels.append(keras.ops.convert_to_numpy(
+                model.get_layer("c1").kernel))
 
     snapshot = Snapshot()
     history = model.fit(x, y, epochs=2, verbose=0,
