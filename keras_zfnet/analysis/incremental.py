@@ -18,7 +18,8 @@ s), floor((a + d - 1 + p) / s)]`, at most `(d + k - 2) // s + 1` of them.
 
 import dataclasses
 
-import tensorflow as tf
+import keras
+import numpy as np
 from keras import ops
 
 from keras_zfnet.deconv import engine
@@ -125,12 +126,17 @@ def _write_patch(window, row_starts, col_starts, patch, patch_rows,
         abs_r < frame[0])
     valid_c = (src_c >= 0) & (src_c < d_cols) & (abs_c >= 0) & (
         abs_c < frame[1])
-    shifted = tf.gather(patch, tf.clip_by_value(src_r, 0, d_rows - 1),
-                        axis=1, batch_dims=1)
-    shifted = tf.gather(shifted, tf.clip_by_value(src_c, 0, d_cols - 1),
-                        axis=2, batch_dims=1)
+    # One gather of flat indices `item * d_rows * d_cols + row * d_cols +
+    # col` (positions outside the patch clipped onto it, then masked).
+    items = ops.arange(ops.shape(patch)[0], dtype="int32")
+    index = (items[:, None, None] * (d_rows * d_cols)
+             + ops.clip(src_r, 0, d_rows - 1)[:, :, None] * d_cols
+             + ops.clip(src_c, 0, d_cols - 1)[:, None, :])
+    shifted = ops.take(ops.reshape(patch, (-1, patch.shape[3])),
+                       ops.reshape(index, (-1,)), axis=0)
+    shifted = ops.reshape(shifted, (-1, rows, cols, patch.shape[3]))
     valid = valid_r[:, :, None] & valid_c[:, None, :]
-    return tf.where(valid[..., None], shifted, window)
+    return ops.where(valid[..., None], shifted, window)
 
 
 def _ceil_div(a, b):
@@ -153,7 +159,8 @@ def _stage_on_window(stage, kind, clean_input, item_images, patch, starts):
             c = window_positions(col_in, patch.shape[2])
             inside = (((r >= 0) & (r < height))[:, :, None]
                       & ((c >= 0) & (c < width))[:, None, :])
-            patch = tf.where(inside[..., None], patch, 0.0)
+            patch = ops.where(inside[..., None], patch,
+                              ops.zeros((), patch.dtype))
         # Output position i of these stages shows input position i - p.
         return patch, (row_in + pr, col_in + pc)
     d_rows = (patch.shape[1] + kr - 2) // sr + 1
@@ -162,7 +169,10 @@ def _stage_on_window(stage, kind, clean_input, item_images, patch, starts):
     col_out = _ceil_div(col_in - kc + 1 + pc, sc)
     row_win, col_win = row_out * sr - pr, col_out * sc - pc
     rows, cols = (d_rows - 1) * sr + kr, (d_cols - 1) * sc + kc
-    pad_value = clean_input.dtype.min if kind == "pool" else 0.0
+    pad_value = 0.0
+    if kind == "pool":
+        pad_value = float(np.finfo(
+            keras.backend.standardize_dtype(clean_input.dtype)).min)
     window = engine.gather_windows(clean_input, item_images, row_win,
                                    col_win, rows, cols, pad_value)
     window = _write_patch(window, row_win, col_win, patch, row_in, col_in,
@@ -194,20 +204,19 @@ def occluded_forward(plan, images, fills, boxes, collect=None):
         `(outputs, totals)`: the model's outputs for the `n * m` occluded
         images, and the collected totals (or `None`).
     """
-    n = tf.shape(images)[0]
-    m = tf.shape(boxes)[0]
-    item_images = tf.repeat(tf.range(n), m)
-    item_boxes = tf.tile(boxes, (n, 1))
+    n = ops.shape(images)[0]
+    m = ops.shape(boxes)[0]
+    item_images = ops.repeat(ops.arange(n, dtype="int32"), m)
+    item_boxes = ops.tile(boxes, [n, 1])
     clean = [images]
     x = images
     for stage in plan.stages[: plan.stop + 1]:
         x = call_layer(stage.layer, [x])
         clean.append(x)
     patch_rows, patch_cols = plan.patch
-    patch = tf.broadcast_to(
-        tf.repeat(fills, m, axis=0)[:, None, None, :],
-        (n * m, patch_rows, patch_cols, images.shape[-1]),
-    )
+    patch = (ops.take(fills, item_images, axis=0)[:, None, None, :]
+             + ops.zeros((patch_rows, patch_cols, images.shape[-1]),
+                         images.dtype))
     starts = (item_boxes[:, 0], item_boxes[:, 2])
     totals = None
     for index, stage in enumerate(plan.stages[: plan.stop + 1]):
@@ -217,9 +226,9 @@ def occluded_forward(plan, images, fills, boxes, collect=None):
         if collect == stage.name:
             totals = _window_totals(clean[index + 1], item_images, patch,
                                     starts)
-    full = tf.gather(clean[plan.stop + 1], item_images)
+    full = ops.take(clean[plan.stop + 1], item_images, axis=0)
     height, width = full.shape[1], full.shape[2]
-    zeros = tf.zeros_like(starts[0])
+    zeros = ops.zeros_like(starts[0])
     x = _write_patch(full, zeros, zeros, patch, starts[0], starts[1],
                      (height, width))
     values = {plan.stages[plan.stop].id: x}
@@ -229,7 +238,7 @@ def occluded_forward(plan, images, fills, boxes, collect=None):
         values[node.id] = call_layer(node.layer,
                                      [values[i] for i in node.inputs])
         if collect == node.name:
-            totals = tf.reduce_sum(values[node.id], axis=(1, 2))
+            totals = ops.sum(values[node.id], axis=(1, 2))
     return values[plan.graph.output], totals
 
 
@@ -245,7 +254,8 @@ def _window_totals(clean_output, item_images, patch, starts):
                & (window_positions(starts[0], rows) < height))[:, :, None]
               & ((window_positions(starts[1], cols) >= 0)
                  & (window_positions(starts[1], cols) < width))[:, None, :])
-    change = tf.where(inside[..., None], patch - clean_window, 0.0)
-    clean_totals = tf.gather(tf.reduce_sum(clean_output, axis=(1, 2)),
-                             item_images)
-    return clean_totals + tf.reduce_sum(change, axis=(1, 2))
+    change = ops.where(inside[..., None], patch - clean_window,
+                       ops.zeros((), patch.dtype))
+    clean_totals = ops.take(ops.sum(clean_output, axis=(1, 2)), item_images,
+                            axis=0)
+    return clean_totals + ops.sum(change, axis=(1, 2))

@@ -3,8 +3,9 @@
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from keras_zfnet import backend
 from keras_zfnet.analysis import incremental as incremental_lib
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import conv_utils
@@ -150,61 +151,61 @@ def _build_functions(model_view, layer, image_shape, plan):
         results = list(results)
         scores = results[0]
         if not probabilities:
-            scores = tf.nn.softmax(scores, axis=-1)
+            scores = ops.softmax(scores, axis=-1)
         return scores, (results[1] if layer is not None else None)
 
-    @tf.function(input_signature=[
-        tf.TensorSpec((None, *image_shape), tf.float32)])
     def base(images):
         """Unoccluded scores, and each map's maximum / total activation."""
         scores, maps = run(images)
         if maps is None:
-            empty = tf.zeros((tf.shape(images)[0], 0))
+            empty = ops.zeros((ops.shape(images)[0], 0))
             return scores, empty, empty
-        return (scores, tf.reduce_max(maps, axis=(1, 2)),
-                tf.reduce_sum(maps, axis=(1, 2)))
+        return (scores, ops.max(maps, axis=(1, 2)),
+                ops.sum(maps, axis=(1, 2)))
 
-    @tf.function(input_signature=[
-        tf.TensorSpec((None, *image_shape), tf.float32),
-        tf.TensorSpec((None, image_shape[-1]), tf.float32),
-        tf.TensorSpec((None, 4), tf.int32),
-        tf.TensorSpec((None,), tf.int32),
-        tf.TensorSpec((None,), tf.int32),
-    ])
     def occluded(images, fills, boxes, labels, channels):
-        # Every (image, box) pair: image-major, built in the graph.
-        n = tf.shape(images)[0]
-        m = tf.shape(boxes)[0]
+        # Every (image, box) pair, image-major, built in the graph.
+        n = ops.shape(images)[0]
+        m = ops.shape(boxes)[0]
         if plan is not None:
             scores, totals = incremental_lib.occluded_forward(
                 plan, images, fills, boxes, collect=layer)
             if not probabilities:
-                scores = tf.nn.softmax(scores, axis=-1)
+                scores = ops.softmax(scores, axis=-1)
         else:
-            rows = tf.range(height)[None, :]
-            cols = tf.range(width)[None, :]
+            rows = ops.arange(height, dtype="int32")[None, :]
+            cols = ops.arange(width, dtype="int32")[None, :]
             in_rows = (rows >= boxes[:, 0:1]) & (rows < boxes[:, 1:2])
             in_cols = (cols >= boxes[:, 2:3]) & (cols < boxes[:, 3:4])
             mask = in_rows[:, :, None] & in_cols[:, None, :]  # (m, H, W)
-            mask = tf.tile(mask[None], (n, 1, 1, 1))
-            mask = tf.reshape(mask, (-1, height, width, 1))
-            batch = tf.repeat(images, m, axis=0)
-            fill = tf.repeat(fills, m, axis=0)[:, None, None, :]
-            scores, maps = run(tf.where(mask, fill, batch))
-            totals = (None if maps is None
-                      else tf.reduce_sum(maps, axis=(1, 2)))
-        item_labels = tf.repeat(labels, m)
-        prob = tf.gather(scores, item_labels, batch_dims=1)
-        predicted = tf.argmax(scores, axis=-1, output_type=tf.int32)
+            # (n, m, H, W, C) by broadcasting, then one batch of n * m.
+            batch = ops.where(mask[None, :, :, :, None],
+                              fills[:, None, None, None, :],
+                              images[:, None])
+            scores, maps = run(ops.reshape(batch, (-1, *image_shape)))
+            totals = None if maps is None else ops.sum(maps, axis=(1, 2))
+        prob = ops.take_along_axis(
+            scores, ops.repeat(labels, m)[:, None], axis=1)[:, 0]
+        predicted = ops.cast(ops.argmax(scores, axis=-1), "int32")
         if totals is None:
-            activity = tf.zeros_like(prob)
+            activity = ops.zeros_like(prob)
         else:
-            activity = tf.gather(totals, tf.repeat(channels, m),
-                                 batch_dims=1)
+            activity = ops.take_along_axis(
+                totals, ops.repeat(channels, m)[:, None], axis=1)[:, 0]
         shape = (n, m)
-        return (tf.reshape(prob, shape), tf.reshape(predicted, shape),
-                tf.reshape(activity, shape))
+        return (ops.reshape(prob, shape), ops.reshape(predicted, shape),
+                ops.reshape(activity, shape))
 
+    # The weights are arguments on JAX: cached functions see current ones.
+    variables = model.variables
+    base = backend.compile_function(
+        base, [((None, *image_shape), "float32")], variables=variables)
+    occluded = backend.compile_function(
+        occluded,
+        [((None, *image_shape), "float32"),
+         ((None, image_shape[-1]), "float32"), ((None, 4), "int32"),
+         ((None,), "int32"), ((None,), "int32")],
+        variables=variables)
     return one_trace_per_function(base), one_trace_per_function(occluded)
 
 
@@ -309,7 +310,8 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
     base_function, function = _functions(model_view, layer, image_shape, patch,
                                          incremental == "auto")
     parts = [
-        [t.numpy() for t in base_function(tf.constant(images[i:i + batch_size]))]
+        [ops.convert_to_numpy(t) for t in base_function(
+            ops.convert_to_tensor(images[i:i + batch_size]))]
         for i in range(0, len(images), batch_size)
     ]
     scores, map_peaks, map_totals = (np.concatenate(p) for p in zip(*parts))
@@ -374,14 +376,15 @@ def _run(function, images, fills, boxes, labels, channels, batch_size,
     bar = progress.bar(steps, verbose)
     for i0 in range(0, n, images_per_pass):
         i1 = min(n, i0 + images_per_pass)
-        chunk = (tf.constant(images[i0:i1]), tf.constant(fills[i0:i1]))
+        chunk = [ops.convert_to_tensor(a[i0:i1])
+                 for a in (images, fills, labels, channels)]
         for j0 in range(0, m, per_image):
             j1 = min(m, j0 + per_image)
-            p, q, a = function(*chunk, tf.constant(boxes[j0:j1]),
-                               tf.constant(labels[i0:i1]),
-                               tf.constant(channels[i0:i1]))
-            probability[i0:i1, j0:j1] = p.numpy()
-            predicted[i0:i1, j0:j1] = q.numpy()
-            activity[i0:i1, j0:j1] = a.numpy()
+            p, q, a = function(chunk[0], chunk[1],
+                               ops.convert_to_tensor(boxes[j0:j1]),
+                               chunk[2], chunk[3])
+            probability[i0:i1, j0:j1] = ops.convert_to_numpy(p)
+            predicted[i0:i1, j0:j1] = ops.convert_to_numpy(q)
+            activity[i0:i1, j0:j1] = ops.convert_to_numpy(a)
             bar.add(1)
     return probability, predicted, activity

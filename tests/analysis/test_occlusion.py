@@ -35,7 +35,8 @@ def brute_force(model, images, patch, stride, fill, labels, layer,
     pred = np.zeros_like(prob, dtype=int)
     act = np.zeros_like(prob)
     for n, image in enumerate(images):
-        base_probs, base_maps = extractor(image[None])
+        base_probs, base_maps = (keras.ops.convert_to_numpy(t)
+                                 for t in extractor(image[None]))
         label = labels[n] if labels is not None else int(
             np.argmax(base_probs[0]))
         channel = int(np.argmax(np.asarray(base_maps)[0].max(axis=(0, 1))))
@@ -45,8 +46,8 @@ def brute_force(model, images, patch, stride, fill, labels, layer,
             for j, c in enumerate(cols):
                 occluded = image.copy()
                 occluded[r:r + patch[0], c:c + patch[1]] = colour
-                probs, maps = extractor(occluded[None])
-                probs, maps = np.asarray(probs)[0], np.asarray(maps)[0]
+                probs, maps = (keras.ops.convert_to_numpy(t)[0]
+                               for t in extractor(occluded[None]))
                 prob[n, i, j] = probs[label]
                 pred[n, i, j] = probs.argmax()
                 act[n, i, j] = maps[..., channel].sum()
@@ -93,8 +94,9 @@ def test_logits_models_get_a_softmax(images):
     assert np.all((result.probability > 0) & (result.probability < 1))
     np.testing.assert_allclose(
         result.base_probability,
-        keras.ops.softmax(logits.predict(images[:1], verbose=0))[
-            0, result.labels[0]], rtol=1e-5)
+        keras.ops.convert_to_numpy(keras.ops.softmax(
+            logits.predict(images[:1], verbose=0)))[0, result.labels[0]],
+        rtol=1e-5)
 
 
 def test_grid_by_hand():
