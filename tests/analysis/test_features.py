@@ -100,7 +100,8 @@ def test_nested_model_layers_by_path_and_object():
     got = extract_features(outer, ["inner/conv", outer.get_layer("dense")],
                            x, verbose=0)
     assert list(got) == ["conv", "dense"]
-    conv = inner.get_layer("conv")(x).numpy().reshape(5, -1)
+    conv = keras.ops.convert_to_numpy(
+        inner.get_layer("conv")(x)).reshape(5, -1)
     np.testing.assert_allclose(got["conv"], conv, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got["dense"], outer.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)

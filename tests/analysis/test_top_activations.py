@@ -79,6 +79,13 @@ def test_sources_agree(model, images):
             (images, np.zeros(len(images)))).batch(17),  # (x, y), batched
         _Batches(images, 23),
     ]
+    if keras.config.backend() == "torch":
+        import torch
+
+        sources.append(torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(torch.from_numpy(images),
+                                           torch.zeros(len(images))),
+            batch_size=19))
     for data in sources:
         top = kz.top_activations(model, data, "conv3", k=4, batch_size=10,
                                  verbose=0)
@@ -221,6 +228,7 @@ class _HostIdentity(keras.layers.Layer):
         return tf.ensure_shape(y, x.shape)
 
 
+@pytest.mark.tf_only
 def test_models_xla_cannot_compile_fall_back(images):
     inputs = keras.Input((28, 28, 1))
     x = _HostIdentity()(inputs)
