@@ -88,6 +88,18 @@ class Graph:
     fan_out: dict
     output: int
 
+    @property
+    def variables(self):
+        """Every Keras variable of the graph's layers, once each (what a
+        compiled function reads; see `backend.compile_function`)."""
+        seen, found = set(), []
+        for node in self.nodes:
+            for variable in getattr(node.layer, "variables", None) or ():
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    found.append(variable)
+        return found
+
     def ancestors(self, node_id):
         """Ids of `node_id` and every node it depends on, sorted."""
         seen = {node_id}

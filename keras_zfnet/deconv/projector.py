@@ -71,7 +71,7 @@ class Projector:
         return backend.compile_function(
             project_positions,
             [((None, *shape), "float32"), ((None,), "int32"),
-             ((None, 2), "int32")], jit_compile)
+             ((None, 2), "int32")], jit_compile, self.graph.variables)
 
     def channels_function(self, shape, mode, jit_compile):
         """`f(images, channels)`: every channel of every image, seeded by
@@ -97,7 +97,7 @@ class Projector:
 
         return backend.compile_function(
             project, [((None, *shape), "float32"), ((None,), "int32")],
-            jit_compile)
+            jit_compile, self.graph.variables)
 
 
 def channel_maps(activations, channels):
