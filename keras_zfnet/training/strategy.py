@@ -49,7 +49,8 @@ def num_replicas(strategy):
 
     Args:
         strategy: a `tf.distribute.Strategy`, a
-            `keras.distribution.Distribution` or `SingleDevice()`.
+            `keras.distribution` distribution (`DataParallel`) or
+            `SingleDevice()`.
 
     Returns:
         An int >= 1.
@@ -69,14 +70,14 @@ def check_strategy(strategy):
 
     Args:
         strategy: a `tf.distribute.Strategy` (TensorFlow backend), a
-            `keras.distribution.Distribution` (JAX backend) or
+            `keras.distribution` distribution (JAX backend) or
             `SingleDevice()`.
     """
     backend = keras.config.backend()
     if is_keras_distribution(strategy):
         if backend != "jax":
             raise ValueError(
-                "`strategy` as a keras.distribution.Distribution needs the "
+                "`strategy` as a keras.distribution distribution needs the "
                 f"JAX backend. Received: backend '{backend}', "
                 f"strategy={strategy!r}")
         return
@@ -91,7 +92,7 @@ def check_strategy(strategy):
         return
     raise ValueError(
         "`strategy` must be a tf.distribute.Strategy (TensorFlow backend), a "
-        "keras.distribution.Distribution (JAX backend) or SingleDevice(). "
+        "keras.distribution distribution (JAX backend) or SingleDevice(). "
         f"Received: strategy={strategy!r}")
 
 

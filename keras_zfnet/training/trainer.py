@@ -150,7 +150,7 @@ def train(build_model, train_data, validation_data, output_dir, epochs,
             manual annealing, written down).
         backup_every: steps between mid-epoch backups.
         strategy: a `tf.distribute.Strategy` (TensorFlow backend), a
-            `keras.distribution.Distribution` such as `DataParallel` (JAX
+            `keras.distribution` distribution such as `DataParallel` (JAX
             backend; made current for the run), `SingleDevice()`, or
             `None` to choose from the machine and backend.
         callbacks: extra Keras callbacks.
