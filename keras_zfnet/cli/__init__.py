@@ -21,6 +21,7 @@ SUBCOMMANDS = ("demo", "project", "top", "occlusion", "diagnose", "transfer",
                "browse", "train", "info")
 
 PROG = "keras-zfnet"
+BACKENDS = ("tensorflow", "jax", "torch")
 # Errors from our code that mean "bad input" (arguments, paths, data).
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError,
                PermissionError, OSError)
@@ -42,6 +43,10 @@ def build_parser():
     )
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default=None,
+        help="Keras backend to run on (default: KERAS_BACKEND or "
+             "~/.keras/keras.json)")
     sub = parser.add_subparsers(dest="command", required=True,
                                 parser_class=OneLineParser)
     for name in SUBCOMMANDS:
@@ -63,6 +68,18 @@ def _one_line(error):
     return text
 
 
+def _choose_backend(name):
+    """Sets the command's Keras backend (in its own process, before Keras
+    is imported); refuses a different one once Keras runs."""
+    keras = sys.modules.get("keras")
+    if keras is not None and keras.config.backend() != name:
+        sys.exit(f"{PROG}: error: --backend {name} must be chosen before "
+                 f"Keras is imported; this process already runs "
+                 f"{keras.config.backend()!r} (run the command in a new "
+                 "process)")
+    os.environ["KERAS_BACKEND"] = name
+
+
 def main(argv=None):
     """Entry point of the `keras-zfnet` console script.
 
@@ -71,11 +88,20 @@ def main(argv=None):
         130 when interrupted.
     """
     args = build_parser().parse_args(argv)
+    if args.backend is not None:
+        _choose_backend(args.backend)
     # TensorFlow is imported once, before the command runs, without its
     # start-up lines (a no-op when it is already loaded).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with quiet_stderr(enabled="tensorflow" not in sys.modules):
         import keras  # noqa: F401
+
+        if keras.config.backend() == "tensorflow":
+            # TensorFlow looks for devices (and logs a failed CUDA probe)
+            # on first use: done here, inside the quiet block.
+            import tensorflow as tf
+
+            tf.config.list_logical_devices()
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -11,7 +11,10 @@ def run(args):
     from keras_zfnet.applications import presets
     from keras_zfnet.version import __version__
 
-    print(f"keras-zfnet {__version__}")
+    import keras
+
+    print(f"keras-zfnet {__version__} (Keras {keras.__version__}, backend "
+          f"{keras.config.backend()})")
     print()
     print(f"{'model':<12} {'input':<12} {'params':>12}  presets")
     for name, builder in (

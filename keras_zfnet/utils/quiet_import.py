@@ -50,6 +50,7 @@ def quiet_stderr(enabled=True):
 
 
 def running_as_command(name="keras-zfnet"):
-    """Whether this process is the `name` console script."""
+    """Whether this process is the `name` console script (or `python -m
+    keras_zfnet.cli`, whose packages load while `sys.argv[0]` is "-m")."""
     argv0 = sys.argv[0] if getattr(sys, "argv", None) else ""
-    return os.path.basename(argv0) in (name, name + ".exe")
+    return argv0 == "-m" or os.path.basename(argv0) in (name, name + ".exe")

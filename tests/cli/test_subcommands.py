@@ -196,3 +196,15 @@ def test_the_command_prints_no_tensorflow_start_up_lines(tiny_model_path,
                           capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_backend_option_runs_the_command_on_that_backend(backend):
+    pytest.importorskip(backend)
+    env = dict(os.environ)
+    env.pop("KERAS_BACKEND", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_zfnet.cli", "--backend", backend,
+         "info"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"backend {backend})" in done.stdout.splitlines()[0]
