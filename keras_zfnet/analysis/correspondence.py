@@ -21,6 +21,7 @@ least 19 trials.
 import dataclasses
 
 import numpy as np
+from keras import ops
 
 from keras_zfnet.analysis.occlusion import _fill_values
 from keras_zfnet.deconv.model_graph import model_graph
@@ -148,7 +149,7 @@ def correspondence(model, images, parts, layer, random_trials=10,
             if not isinstance(result, (list, tuple)):
                 result = [result]
             for i, out in enumerate(result):
-                outs[i].append(np.asarray(out).reshape(len(out), -1))
+                outs[i].append(ops.convert_to_numpy(out).reshape(len(out), -1))
         return [np.concatenate(o) for o in outs]
 
     base = run(images)

@@ -14,6 +14,7 @@ import numbers
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_zfnet.analysis import filter_measures
 from keras_zfnet.analysis.diagnosis_result import Diagnosis
@@ -190,7 +191,7 @@ def _activity_measures(graph, name, second, images, batch_size, measures):
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         for i, output in enumerate(outputs):
-            peak = np.asarray(output).reshape(
+            peak = ops.convert_to_numpy(output).reshape(
                 output.shape[0], -1, output.shape[-1]).max(axis=1)
             peaks[i] = peak if peaks[i] is None else np.concatenate(
                 [peaks[i], peak])

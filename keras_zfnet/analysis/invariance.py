@@ -4,6 +4,7 @@
 import dataclasses
 
 import numpy as np
+from keras import ops
 
 from keras_zfnet.analysis import transforms
 from keras_zfnet.deconv.model_graph import model_graph
@@ -122,8 +123,8 @@ def invariance(model, images, transform, amounts, layers, labels=None,
             chunk = batch_images[start:start + batch_size]
             for i, out in enumerate(_as_list(features(chunk,
                                                       training=False))):
-                outs[i].append(np.asarray(out).reshape(len(chunk), -1))
-            p = np.asarray(model(chunk, training=False))
+                outs[i].append(ops.convert_to_numpy(out).reshape(len(chunk), -1))
+            p = ops.convert_to_numpy(model(chunk, training=False))
             probs.append(_softmax(p) if needs_softmax else p)
         return [np.concatenate(o) for o in outs], np.concatenate(probs)
 

@@ -56,6 +56,25 @@ def compute():
                                    pooling="avg", verbose=0)
     out["features_conv5"] = features["conv5"]
     out["features_fc7"] = features["fc7"]
+    diagnosis = kz.diagnose(model, x[:16])
+    numbers = sorted((k, float(v)) for k, v in diagnosis.measures.items()
+                     if isinstance(v, (int, float, np.number))
+                     and not isinstance(v, bool))
+    out["diagnosis_measures"] = np.asarray([v for _, v in numbers],
+                                           "float64")
+    out["diagnosis_projections"] = np.asarray(diagnosis.projections)
+    moved = kz.invariance(model, x[:6], "rotate", [0, 20],
+                          ["conv1", "fc7"], verbose=0)
+    out["invariance_conv1"] = np.asarray(moved.distance["conv1"])
+    out["invariance_fc7"] = np.asarray(moved.distance["fc7"])
+    out["invariance_probability"] = np.asarray(moved.probability)
+    parts = {"top": [(2, 10, 8, 20)] * 6, "bottom": [(18, 26, 8, 20)] * 6}
+    matched = kz.correspondence(model, x[:6], parts, ["conv5", "fc7"],
+                                random_trials=3, verbose=0)
+    out["correspondence_table"] = np.asarray(
+        [[row[k] for k in sorted(row) if isinstance(row[k], (float, int))
+          and not isinstance(row[k], bool)] for row in matched.table],
+        "float64")
     graph = residual_model()
     out["graph_projection_top"] = keras.ops.convert_to_numpy(kz.Deconvnet(graph).project(
         x[:3], "top", channels=[0, 5], mode="max", verbose=0))
