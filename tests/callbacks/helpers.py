@@ -49,7 +49,7 @@ def brute_force_entry(model, probe, layer, channels):
     maps = extractor(probe, training=False)
     if isinstance(maps, (list, tuple)):
         maps = maps[0]
-    maps = np.asarray(maps)[..., channels]
+    maps = keras.ops.convert_to_numpy(maps)[..., channels]
     if maps.ndim == 4:
         per_image = maps.max(axis=(1, 2))  # (N, F)
     else:
