@@ -4,7 +4,6 @@ force count of each channel's per-image maximum, exact shard merging."""
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_zfnet as kz
 from keras_zfnet.analysis.browse_scan import browse_scan
@@ -110,6 +109,7 @@ def test_shards_merge_into_the_single_scan():
 
 
 def test_dataset_input_equals_array_input():
+    tf = pytest.importorskip("tensorflow")
     model, images = _model(), _images()
     labels = np.arange(len(images)) % 2
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(5)
@@ -142,6 +142,7 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_empty_data_is_refused():
+    tf = pytest.importorskip("tensorflow")
     model = _model()
     with pytest.raises(ValueError, match="`data` is empty"):
         browse_scan(model, np.zeros((0, 6, 6, 1), "float32"), ["c1"])

@@ -3,7 +3,6 @@ import tracemalloc
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_zfnet as kz
 from keras_zfnet.analysis.features import extract_features
@@ -69,6 +68,7 @@ class _Images(keras.utils.PyDataset):
 
 
 def test_streaming_sources_agree_with_arrays(model, images):
+    tf = pytest.importorskip("tensorflow")
     layers = ["conv5", "fc6"]
     expected = extract_features(model, layers, images, pooling="avg",
                                 batch_size=3, verbose=0)
@@ -109,6 +109,7 @@ def test_nested_model_layers_by_path_and_object():
 
 def _peak_bytes(model, count):
     """tracemalloc peak while streaming `count` generated images."""
+    tf = pytest.importorskip("tensorflow")
     def generate():
         rng = np.random.default_rng(0)
         for _ in range(count):

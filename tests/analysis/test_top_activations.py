@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_zfnet as kz
 from keras_zfnet.datasets import fashion_mnist
@@ -72,6 +71,7 @@ def test_ties_go_to_the_lower_index():
 
 
 def test_sources_agree(model, images):
+    tf = pytest.importorskip("tensorflow")
     reference = brute_force(model, images, "conv3", 4)
     sources = [
         tf.data.Dataset.from_tensor_slices(images),  # unbatched
@@ -129,6 +129,7 @@ def test_three_shards_merge_into_the_single_scan(model, images, tmp_path):
 
 
 def test_interrupted_scan_resumes_to_the_same_result(model, images, tmp_path):
+    tf = pytest.importorskip("tensorflow")
     whole = kz.top_activations(model, images, ["conv1", "conv5"], k=3,
                                batch_size=16, verbose=0)
     checkpoint = str(tmp_path / "scan.npz")
@@ -224,6 +225,8 @@ class _HostIdentity(keras.layers.Layer):
     """A layer XLA cannot compile (it runs NumPy on the host)."""
 
     def call(self, x):
+        import tensorflow as tf
+
         y = tf.numpy_function(lambda a: a, [x], tf.float32)
         return tf.ensure_shape(y, x.shape)
 

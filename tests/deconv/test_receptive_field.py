@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_zfnet as kz
 
@@ -44,10 +43,12 @@ def _positive_chain():
     )
 
 
+@pytest.mark.tf_only  # the gradient comes from TensorFlow's tape
 def test_box_equals_gradient_support():
     # With all-ones kernels and a positive input, the gradient of one
     # output position is non-zero exactly on its receptive field (clipped
     # to the image), an independent check of the box arithmetic.
+    tf = pytest.importorskip("tensorflow")
     model = _positive_chain()
     rf = kz.receptive_field(model, "top")
     x = tf.ones((1, 23, 21, 1))

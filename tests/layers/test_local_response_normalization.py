@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_zfnet.layers import LocalResponseNormalization
 
@@ -15,6 +14,7 @@ from keras_zfnet.layers import LocalResponseNormalization
     ],
 )
 def test_matches_tf_local_response_normalization(kwargs):
+    tf = pytest.importorskip("tensorflow")
     x = np.random.normal(scale=10.0, size=(2, 5, 6, 9)).astype("float32")
     expected = tf.nn.local_response_normalization(
         x,
