@@ -263,7 +263,6 @@ def browse_scan(model, data, layers=None, k=9, bins=DEFAULT_BINS,
     names = check_spatial_layers(model, layers)
     check_not_empty(data)
     view = model_graph(model)
-    image_shape = view.input_shape
     counts = [int(view.output_shape(n)[-1]) for n in names]
     tops = initial_states([range(c) for c in counts], k)
     histograms = [(ops.zeros((c, bins), "int32"), ops.zeros((c,), "float32"),

@@ -25,7 +25,6 @@ from keras_zfnet.cli.arguments import check_output_dir
 from keras_zfnet.cli.arguments import non_negative_int
 from keras_zfnet.cli.arguments import positive_int
 from keras_zfnet.cli.pages import plain as _plain
-from keras_zfnet.utils.extras import require
 
 #: Section ids in page order (the report's stable anchors).
 SECTION_IDS = ("fig2", "fig4", "fig5", "fig6", "fig7", "correspondence",
@@ -250,8 +249,8 @@ def _command(args):
 
 def _run_section(report, args, results, data_text, timings, wall, cpu,
                  keras):
-    tf = require("tensorflow", "tensorflow", "keras-zfnet demo")
-
+    backend = keras.config.backend()
+    framework = sys.modules.get(backend)
     report.section(
         "Run",
         f"This report took {wall:.0f} s ({cpu:.0f} s of CPU time on "
@@ -260,7 +259,7 @@ def _run_section(report, args, results, data_text, timings, wall, cpu,
     report.table(
         ["item", "value"],
         [("keras-zfnet", results["version"]), ("Keras", keras.__version__),
-         ("TensorFlow", tf.__version__),
+         (f"backend ({backend})", getattr(framework, "__version__", "?")),
          ("Python", platform.python_version()), ("data", data_text),
          ("seed", args.seed), ("settings", "quick" if args.quick else
                                "default")],

@@ -132,9 +132,10 @@ def image_files(folder):
 
 
 def _resize(pixels, size):
-    tf = require("tensorflow", "tensorflow", "--resize")
+    import keras
 
-    return tf.image.resize(pixels, size).numpy()
+    return keras.ops.convert_to_numpy(
+        keras.ops.image.resize(pixels, size, interpolation="bilinear"))
 
 
 def read_pixels(path, channels, size=None, resize=False):
