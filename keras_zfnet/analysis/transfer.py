@@ -6,6 +6,7 @@ import keras
 from keras_zfnet.analysis.features import check_pooling
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.deconv.model_graph import require_graph_model
+from keras_zfnet.utils import keras_internals
 
 HEADS = ("softmax", "sigmoid")
 
@@ -55,7 +56,7 @@ def output_layers(model):
     current = model
     while True:
         functional = require_graph_model(current)
-        layer = functional.outputs[0]._keras_history[0]
+        layer = keras_internals.output_layer(functional)
         found.append(layer)
         if not isinstance(layer, keras.Model):
             return found
@@ -199,9 +200,9 @@ def scratch_model(model, num_classes, head="softmax"):
     require_graph_model(model)
     clone = keras.models.clone_model(model)
     functional = require_graph_model(clone)
-    layer = functional.outputs[0]._keras_history[0]
+    layer = keras_internals.output_layer(functional)
     while isinstance(layer, (keras.layers.Activation, keras.layers.Softmax)):
-        layer = layer.input._keras_history[0]
+        layer = keras_internals.producing_layer(layer.input)
     if not isinstance(layer, keras.layers.Dense):
         raise ValueError(
             "A from-scratch baseline needs a model whose output comes from "

@@ -81,11 +81,9 @@ def require_graph_model(model, what="model"):
 
 def _node_of(layer, functional):
     """The node of `layer` that belongs to `functional`'s graph."""
-    nodes = {id(n) for depth in functional._nodes_by_depth.values()
-             for n in depth}
-    for node in layer._inbound_nodes:
-        if id(node) in nodes:
-            return node
+    node = keras_internals.node_in(layer, functional)
+    if node is not None:
+        return node
     raise ValueError(
         f"Layer '{layer.name}' is not called in model '{functional.name}'."
     )
@@ -285,8 +283,7 @@ class ModelGraph:
 
     def _last_layer(self, model):
         functional = _functional(model)
-        history = functional.outputs[0]._keras_history
-        layer = history[0]
+        layer = keras_internals.output_layer(functional)
         if isinstance(layer, keras.Model):
             return self._last_layer(layer)
         return layer

@@ -10,6 +10,7 @@ import keras
 
 from keras_zfnet.training import strategy as strategy_lib
 from keras_zfnet.training.strategy import strategy_from_environment
+from keras_zfnet.utils import keras_internals
 from keras_zfnet.utils.progress import ProgbarLogger
 
 
@@ -60,7 +61,7 @@ class StepAndEpochBackup(keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
         if self.save_freq != "epoch":
-            self._save_model()
+            keras_internals.save_backup(self)
 
 
 class EpochTimer(keras.callbacks.Callback):

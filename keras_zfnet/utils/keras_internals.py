@@ -1,10 +1,13 @@
 """The private Keras internals keras_zfnet reads, in one place.
 
 Keras has no public API for walking a functional model's calls; these
-helpers read `_nodes_by_depth`, `Node.operation` / `input_tensors` /
-`outputs` / `arguments`, `Sequential._functional` and
-`Layer._call_has_training_arg`. `tests/utils/test_keras_internals.py` fails
-loudly if a Keras release changes them.
+helpers read `Functional._nodes_by_depth`, `Layer._inbound_nodes`,
+`KerasTensor._keras_history`, `Node.operation` / `input_tensors` /
+`outputs` / `arguments`, `Sequential._functional`,
+`Layer._call_has_training_arg` and `BackupAndRestore._save_model`. No other
+module of keras_zfnet reads a private Keras attribute (Progbar internals
+live in `keras_zfnet.utils.progress`). `tests/utils/test_keras_internals.py`
+fails loudly if a Keras release changes them.
 """
 
 import collections
@@ -46,7 +49,36 @@ def nodes_in_order(model):
 
 
 def call_has_training_arg(layer):
+    """Whether `layer.call` takes a `training` argument."""
     return getattr(layer, "_call_has_training_arg", False)
+
+
+def producing_layer(tensor):
+    """The layer (or model) whose call produced symbolic `tensor`."""
+    return tensor._keras_history[0]
+
+
+def output_layer(model):
+    """The layer (or nested model) producing a graph model's first
+    output (`model` is functional, or the inner graph of a Sequential)."""
+    return producing_layer(model.outputs[0])
+
+
+def node_in(layer, model):
+    """The Keras node of `layer`'s call that belongs to functional
+    `model`'s graph, or None when `layer` is not called in it."""
+    nodes = {id(n) for depth in model._nodes_by_depth.values()
+             for n in depth}
+    for node in layer._inbound_nodes:
+        if id(node) in nodes:
+            return node
+    return None
+
+
+def save_backup(callback):
+    """Writes a `keras.callbacks.BackupAndRestore` backup now (Keras saves
+    only at its own `save_freq`)."""
+    callback._save_model()
 
 
 class BoundOperation:

@@ -16,6 +16,7 @@ import keras
 from keras import ops
 
 from keras_zfnet import backend
+from keras_zfnet.utils import keras_internals
 
 VARIANTS = ("deconvnet", "guided_backprop", "gradient")
 
@@ -118,7 +119,7 @@ def call_layer(layer, xs):
     x = xs if len(xs) > 1 else xs[0]
     if getattr(layer, "compute_dtype", None) != "float32":
         return layer(x, training=False)
-    if getattr(layer, "_call_has_training_arg", False):
+    if keras_internals.call_has_training_arg(layer):
         return layer.call(x, training=False)
     return layer.call(x)
 
