@@ -188,6 +188,15 @@ def build_model(*, arch, stages, fc_units, include_top, weights, input_tensor,
     inputs, input_shape = resolve_input(
         input_tensor, input_shape, default_shape, min_side, arch
     )
+    if include_top and None in input_shape[:2]:
+        raise ValueError(
+            f"{arch} with include_top=True needs a fixed input size: its "
+            "classifier (`flatten`, `fc6`, `fc7`, `predictions`) takes a "
+            "fixed number of features. Give input_shape a height and a "
+            f"width (e.g. {tuple(default_shape)}), or use include_top=False "
+            "(optionally with pooling='avg' or 'max') for variable-size "
+            f"inputs. Received: input_shape={input_shape}, include_top=True"
+        )
     if preset is not None:
         presets.check_preset_arguments(
             preset, include_top, classes, input_shape, config or {}
