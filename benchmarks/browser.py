@@ -86,7 +86,7 @@ def run_case(name, model_fn, images, layers, k, labels=None,
              class_names=None, display=None, batch_size=64):
     import keras_zfnet as kz
     from keras_zfnet.analysis.browse_scan import browse_scan
-    from keras_zfnet.plotting.browser import write_site
+    from keras_zfnet.analysis.browse import write_browser
 
     out = tempfile.mkdtemp(prefix="kz_browser_bench_")
     site = os.path.join(out, "units")
@@ -103,8 +103,8 @@ def run_case(name, model_fn, images, layers, k, labels=None,
                        verbose=0)
     scan_wall, scan_cpu = since(start)
     start = clock()
-    write_site(scan, images, site, display=display, batch_size=batch_size,
-               verbose=0)
+    write_browser(scan, images, site, display=display, batch_size=batch_size,
+                  verbose=0)
     write_wall, write_cpu = since(start)
     units = sum(len(scan.top[n].channels) for n in scan.layers)
     dead = sum(int((scan.top[n].values[:, 0] <= 0).sum())

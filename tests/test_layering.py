@@ -104,13 +104,15 @@ def test_strict_packages_import_nothing_higher_even_inside_functions():
     assert not problems, problems
 
 
-def test_no_import_circle_within_strict_packages():
+def _circle(packages, anywhere):
+    """The first import circle among the modules of `packages` (each
+    package on its own), as a list of modules, or None."""
     modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
     edges = {}
     for module, path in modules.items():
-        if _subpackage(module) not in STRICT:
+        if _subpackage(module) not in packages:
             continue
-        names, _ = _imports(path, anywhere=True)
+        names, _ = _imports(path, anywhere=anywhere)
         edges[module] = {n for n in names if n in modules and n != module
                          and _subpackage(n) == _subpackage(module)
                          and not module.startswith(n + ".")}
@@ -120,15 +122,102 @@ def test_no_import_circle_within_strict_packages():
         state[module] = "open"
         for target in sorted(edges.get(module, ())):
             if state.get(target) == "open":
-                raise AssertionError(
-                    "import circle: " + " -> ".join(stack + [target]))
+                return stack + [target]
             if target not in state:
-                visit(target, stack + [target])
+                found = visit(target, stack + [target])
+                if found:
+                    return found
         state[module] = "done"
+        return None
 
     for module in sorted(edges):
         if module not in state:
-            visit(module, [module])
+            found = visit(module, [module])
+            if found:
+                return found
+    return None
+
+
+def test_no_import_circle_within_strict_packages():
+    found = _circle(STRICT, anywhere=True)
+    assert found is None, "import circle: " + " -> ".join(found or [])
+
+
+# Result data flows analysis -> plotting: the renderers take arrays and
+# result data, and import nothing (not even inside a function) from the
+# packages that compute them or from the ones above plotting.
+RENDERERS = "plotting"
+NOT_FOR_RENDERERS = ("analysis", "deconv", "callbacks", "cli")
+
+
+def _all_imports(path):
+    """Every module a file names in an import, anywhere in it: absolute and
+    relative `import` / `from ... import` statements, and
+    `importlib.import_module` / `__import__` calls with a literal name."""
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package[:len(package) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            names.append(base)
+            names.extend(f"{base}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif (isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)
+              and getattr(node.func, "attr", getattr(node.func, "id", None))
+              in ("import_module", "__import__")):
+            names.append(node.args[0].value)
+    return names
+
+
+def _renderer_problems(root):
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        for name in _all_imports(path):
+            if _subpackage(name) in NOT_FOR_RENDERERS:
+                problems.append(f"{path.relative_to(ROOT)} imports {name}")
+    return problems
+
+
+def test_plotting_imports_nothing_from_analysis_deconv_or_above():
+    problems = _renderer_problems(ROOT / RENDERERS)
+    assert not problems, problems
+
+
+def test_no_import_circle_within_analysis_or_plotting():
+    found = _circle(("analysis", "plotting"), anywhere=False)
+    assert found is None, "import circle: " + " -> ".join(found or [])
+
+
+def test_the_renderer_check_catches_every_import_form(monkeypatch):
+    """The plotting rule is not vacuous: a module-level, a lazy, a relative
+    and an `importlib` import of analysis / deconv are all found."""
+    source = ROOT / RENDERERS / "browser" / "tiles.py"
+    text = source.read_text() + (
+        "\nfrom keras_zfnet.analysis.top_result import crop_boxes\n"
+        "def f():\n"
+        "    from keras_zfnet.deconv import model_graph\n"
+        "    from ...analysis import data_stream\n"
+        "    import importlib\n"
+        "    importlib.import_module('keras_zfnet.cli.main')\n")
+    monkeypatch.setattr(pathlib.Path, "read_text",
+                        lambda self, *a, **k: text if self == source
+                        else _READ(self, *a, **k))
+    problems = _renderer_problems(ROOT / RENDERERS)
+    for name in ("keras_zfnet.analysis.top_result",
+                 "keras_zfnet.deconv.model_graph",
+                 "keras_zfnet.analysis.data_stream", "keras_zfnet.cli.main"):
+        assert f"plotting/browser/tiles.py imports {name}" in problems
+
+
+_READ = pathlib.Path.read_text
 
 
 def test_the_layering_check_catches_a_circle(tmp_path):

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis.browse_data import browse_layers
 from keras_zfnet.analysis.browse_scan import DEFAULT_BINS
 from keras_zfnet.analysis.browse_scan import browse_scan
 from keras_zfnet.analysis.browse_scan import check_not_empty
@@ -121,11 +122,52 @@ def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
             f"`data`). Received: {len(labels)} labels")
     wanted = np.concatenate([scan.top[n].indices.ravel() for n in names])
     found = _labels_at(data, wanted, labels, batch_size)
-    return site.write_site(scan, data, path, labels=found,
-                           class_names=class_names, display=display,
-                           max_tile=int(max_tile), batch_size=batch_size,
-                           overwrite=overwrite, image_format=image_format,
-                           verbose=verbose)
+    return write_browser(scan, data, path, labels=found,
+                         class_names=class_names, display=display,
+                         max_tile=int(max_tile), batch_size=batch_size,
+                         overwrite=overwrite, image_format=image_format,
+                         verbose=verbose)
+
+
+def write_browser(scan, data, output_dir, labels=None, class_names=None,
+                  display=None, max_tile=96, batch_size=64, title=None,
+                  overwrite=False, image_format="auto", verbose="auto"):
+    """Writes the unit browser of a `BrowseScan` to `output_dir`.
+
+    The projections and patches are computed here (`browse_layers`); the
+    site writer (`keras_zfnet.plotting.browser.write_site`) only renders
+    them.
+
+    Args:
+        scan: a `BrowseScan` (its `TopActivations` carry the model).
+        data: the scanned data (only the top-k images are read back).
+        output_dir: the site's folder (a missing or empty folder, or a
+            previous browser site, unless `overwrite=True`).
+        labels: optional dict from dataset index to integer label.
+        class_names: optional names by label.
+        display: the model's preprocessing to undo on the patches.
+        max_tile: largest tile side in pixels.
+        batch_size: batch size for reading data and projecting.
+        title: the page title (default: from the model's name).
+        overwrite: write into a folder that is not a previous site.
+        image_format: sprite sheets as `"png"`, `"jpeg"` or `"auto"`.
+        verbose: `"auto"`, 0 or 1.
+
+    Returns:
+        The path of the site's `index.html`.
+    """
+    from keras_zfnet.plotting.browser import site
+
+    path = site.check_output_dir(output_dir, overwrite)
+    site.check_image_format(image_format)
+    first = scan.top[scan.layers[0]]
+    images, layers = browse_layers(scan, data, batch_size)
+    return site.write_site(
+        layers, images, path, model_name=first.model.name,
+        input_shape=first.image_shape, scanned=scan.scanned, labels=labels,
+        class_names=class_names, display=display, max_tile=max_tile,
+        title=title, overwrite=overwrite, image_format=image_format,
+        verbose=verbose)
 
 
 def _check_labels(labels, data):

@@ -8,6 +8,7 @@ from keras_zfnet.analysis import checkpoints
 from keras_zfnet.analysis import data_stream
 from keras_zfnet.deconv.deconvnet import Deconvnet
 from keras_zfnet.deconv.receptive_field import ReceptiveField
+from keras_zfnet.utils.crops import crop_boxes
 
 RESULT_FORMAT = "keras_zfnet.TopActivations/1"
 _RESULT_KEYS = ("layer", "channels", "values", "indices", "positions",
@@ -325,21 +326,3 @@ def _concat_ranges(first, second):
         return None
     return np.concatenate([np.asarray(first).reshape(-1, 2),
                            np.asarray(second).reshape(-1, 2)])
-
-
-def crop_boxes(images, boxes, fill=0.0):
-    """Crops `(..., H, W, C)` images to `(..., 4)` boxes (same size each),
-    filling outside the image with `fill`."""
-    height, width = images.shape[-3], images.shape[-2]
-    rows = int(boxes[..., 1].flat[0] - boxes[..., 0].flat[0])
-    cols = int(boxes[..., 3].flat[0] - boxes[..., 2].flat[0])
-    out = np.full(images.shape[:-3] + (rows, cols, images.shape[-1]), fill,
-                  dtype="float32")
-    for index in np.ndindex(*images.shape[:-3]):
-        r0, _, c0, _ = (int(v) for v in boxes[index])
-        rs, re = max(r0, 0), min(r0 + rows, height)
-        cs, ce = max(c0, 0), min(c0 + cols, width)
-        if rs < re and cs < ce:
-            out[index][rs - r0:re - r0, cs - c0:ce - c0] = (
-                images[index][rs:re, cs:ce])
-    return out

@@ -27,9 +27,6 @@ from importlib import resources
 
 import numpy as np
 
-from keras_zfnet.analysis import data_stream
-from keras_zfnet.deconv.deconvnet import Deconvnet
-from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.plotting.browser import tiles
 from keras_zfnet.utils import progress
 from keras_zfnet.utils.extras import require
@@ -113,9 +110,9 @@ def _script(variable, key, payload):
             f"[{json.dumps(key)}] = {text};\n")
 
 
-def _histograms(histogram):
+def _histograms(counts_by_channel, limits):
     rows = []
-    for counts, limit in zip(histogram.counts, histogram.limits):
+    for counts, limit in zip(counts_by_channel, limits):
         nonzero = np.flatnonzero(counts)
         first = int(nonzero[0]) if len(nonzero) else 0
         last = int(nonzero[-1]) + 1 if len(nonzero) else 0
@@ -145,22 +142,32 @@ def _copy_assets(path, title):
         f.write(page.replace("{{title}}", html.escape(title)))
 
 
-def write_site(scan, data, output_dir, labels=None, class_names=None,
-               display=None, max_tile=96, batch_size=64, title=None,
-               overwrite=False, image_format="auto", verbose="auto"):
-    """Renders a `BrowseScan` as a static site in `output_dir`.
+def write_site(layers, images, output_dir, *, model_name, input_shape,
+               scanned, labels=None, class_names=None, display=None,
+               max_tile=96, title=None, overwrite=False, image_format="auto",
+               verbose="auto"):
+    """Renders the unit browser's data as a static site in `output_dir`.
+
+    The data is computed by `keras_zfnet.analysis.browse_data.
+    browse_layers`; this function only renders arrays and writes files.
 
     Args:
-        scan: a `BrowseScan` (its `TopActivations` carry the model).
-        data: the scanned data (only the top-k images are read back).
+        layers: one entry per layer with `name`, `map_shape`, `values`,
+            `indices`, `positions`, `boxes`, `receptive_field`,
+            `histogram_counts`, `histogram_limits`, `silent`, `bins` and
+            `projections()` (see `LayerData`).
+        images: dict from dataset index to the model-input image of every
+            top-k entry.
         output_dir: the site's folder (see `check_output_dir`).
+        model_name: the model's name.
+        input_shape: the model's input shape `(H, W, C)`.
+        scanned: number of images scanned.
         labels: optional dict from dataset index to integer label.
         class_names: optional names by label.
         display: the model's preprocessing to undo on the patches.
         max_tile: largest tile side in pixels (larger receptive fields are
             downscaled).
-        batch_size: batch size for reading data and projecting.
-        title: the page title (default: the model's name).
+        title: the page title (default: from the model's name).
         overwrite: write into a folder that is not a previous site.
         image_format: sprite sheets as `"png"`, `"jpeg"`, or `"auto"`
             (PNG for 1-channel inputs, JPEG for colour).
@@ -171,75 +178,74 @@ def write_site(scan, data, output_dir, labels=None, class_names=None,
     """
     path = check_output_dir(output_dir, overwrite)
     image_format = check_image_format(image_format)
-    first = scan.top[scan.layers[0]]
     if image_format == "auto":
-        image_format = "png" if first.image_shape[-1] == 1 else "jpeg"
-    model = first.model
-    wanted = np.concatenate([scan.top[n].indices.ravel()
-                             for n in scan.layers])
-    images = data_stream.fetch(data, wanted, first.image_shape, batch_size)
+        image_format = "png" if input_shape[-1] == 1 else "jpeg"
     os.makedirs(path, exist_ok=True)
     _clear(path)
     for folder in ("data", "sprites"):
         os.makedirs(os.path.join(path, FILES, folder))
-    deconvnet = Deconvnet.shared(model)
-    title = title or f"Units of {model.name}"
-    layers = []
-    bar = progress.bar(len(scan.layers), verbose, unit_name="layer")
-    for name, layer_id in zip(scan.layers, _layer_ids(scan.layers)):
-        top, histogram = scan.top[name], scan.histograms[name]
-        tile = tiles.tile_shape(top.receptive_field, max_tile)
-        projections, patches = tiles.render_layer(
-            top, images, display, deconvnet, tile,
-            min(batch_size, tiles.PROJECTION_BATCH))
-        sprites = os.path.join(path, FILES, "sprites")
-        sheets = tiles.write_sheets(projections, patches, sprites, layer_id,
-                                    f"{FILES}/sprites", image_format)
-        thumbs = tiles.write_thumbnails(projections, sprites, layer_id,
-                                        f"{FILES}/sprites", image_format)
-        dead = [int(c) for c in np.flatnonzero(top.values[:, 0] <= 0)]
-        rf = top.receptive_field
-        shape = [int(d) for d in model_graph(model).output_shape(name)]
-        layers.append({
-            "name": name, "id": layer_id, "map": shape[:2],
-            "channels": int(len(top.channels)), "dead": dead,
-            "rf": {"size": list(rf.size), "jump": list(rf.jump),
-                   "start": list(rf.start)},
-            "tile": list(tile), "thumbs": thumbs,
-            "script": f"{FILES}/data/{layer_id}.js",
-        })
-        units = {
-            "name": name, "sheets": sheets,
-            "values": [[_number(v) for v in row] for row in top.values],
-            "indices": top.indices.tolist(),
-            "positions": top.positions.tolist(),
-            "labels": (None if labels is None else [
-                [labels.get(int(i)) for i in row] for row in top.indices]),
-            "hist": _histograms(histogram),
-            "silent": histogram.silent.tolist(),
-        }
-        with open(os.path.join(path, FILES, "data", f"{layer_id}.js"), "w",
-                  encoding="utf-8") as f:
-            f.write(_script("KZ_LAYERS", name, units))
+    title = title or f"Units of {model_name}"
+    entries = []
+    bar = progress.bar(len(layers), verbose, unit_name="layer")
+    ids = _layer_ids([layer.name for layer in layers])
+    for layer, layer_id in zip(layers, ids):
+        entries.append(_write_layer(path, layer, layer_id, images, labels,
+                                    display, max_tile, image_format))
         bar.add(1)
     site = {
-        "format": FORMAT, "title": title, "model": model.name,
-        "input_shape": list(first.image_shape), "scanned": scan.scanned,
-        "k": first.k, "bins": int(scan.histograms[scan.layers[0]].bins),
+        "format": FORMAT, "title": title, "model": model_name,
+        "input_shape": [int(d) for d in input_shape],
+        "scanned": int(scanned), "k": int(layers[0].indices.shape[1]),
+        "bins": int(layers[0].bins),
         "class_names": None if class_names is None else [
             str(c) for c in class_names],
-        "layers": layers,
+        "layers": entries,
     }
     with open(os.path.join(path, FILES, "data", "site.js"), "w",
               encoding="utf-8") as f:
         f.write(_script("KZ_SITE", None, site))
     _copy_assets(path, title)
     with open(os.path.join(path, MARKER), "w", encoding="utf-8") as f:
-        json.dump({"format": FORMAT, "model": model.name,
-                   "layers": list(scan.layers)}, f, indent=1)
+        json.dump({"format": FORMAT, "model": model_name,
+                   "layers": [layer.name for layer in layers]}, f, indent=1)
     return os.path.join(path, "index.html")
 
 
+def _write_layer(path, layer, layer_id, images, labels, display, max_tile,
+                 image_format):
+    """Writes one layer's sprite sheets and data script; returns its entry
+    of `site.js`."""
+    rf = layer.receptive_field
+    tile = tiles.tile_shape(rf["size"], max_tile)
+    projections, patches = tiles.render_layer(layer, images, display, tile)
+    sprites = os.path.join(path, FILES, "sprites")
+    sheets = tiles.write_sheets(projections, patches, sprites, layer_id,
+                                f"{FILES}/sprites", image_format)
+    thumbs = tiles.write_thumbnails(projections, sprites, layer_id,
+                                    f"{FILES}/sprites", image_format)
+    units = {
+        "name": layer.name, "sheets": sheets,
+        "values": [[_number(v) for v in row] for row in layer.values],
+        "indices": layer.indices.tolist(),
+        "positions": layer.positions.tolist(),
+        "labels": (None if labels is None else [
+            [labels.get(int(i)) for i in row] for row in layer.indices]),
+        "hist": _histograms(layer.histogram_counts, layer.histogram_limits),
+        "silent": layer.silent.tolist(),
+    }
+    with open(os.path.join(path, FILES, "data", f"{layer_id}.js"), "w",
+              encoding="utf-8") as f:
+        f.write(_script("KZ_LAYERS", layer.name, units))
+    return {
+        "name": layer.name, "id": layer_id,
+        "map": [int(d) for d in layer.map_shape],
+        "channels": int(layer.indices.shape[0]),
+        "dead": [int(c) for c in np.flatnonzero(layer.values[:, 0] <= 0)],
+        "rf": {key: [int(v) for v in rf[key]]
+               for key in ("size", "jump", "start")},
+        "tile": list(tile), "thumbs": thumbs,
+        "script": f"{FILES}/data/{layer_id}.js",
+    }
 
 
 def read_unit(output_dir, layer, channel):

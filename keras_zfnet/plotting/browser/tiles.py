@@ -9,6 +9,9 @@ activation sees; parts outside the image are black), downscaled to
 holds channels `[s * per_sheet, (s + 1) * per_sheet)` as rows; a row has
 the k projections followed by the k patches. The thumbnail sheet holds the
 top-1 projection of every channel in a grid of `THUMB_COLUMNS` columns.
+
+The projections arrive computed (`keras_zfnet.analysis.browse_data`); this
+module only renders arrays.
 """
 
 import math
@@ -16,24 +19,21 @@ import os
 
 import numpy as np
 
-from keras_zfnet.analysis.top_result import crop_boxes
 from keras_zfnet.plotting.images import input_to_image
 from keras_zfnet.plotting.images import projection_to_image
+from keras_zfnet.utils.crops import crop_boxes
 from keras_zfnet.utils.extras import require
 
 THUMB_COLUMNS = 16
 MAX_SHEET_SIDE = 4096
 EMPTY = 128  # grey: an empty slot or a projection of a silent entry
-# Projections per deconvnet pass. Measured on 2 CPU cores: ZFNet conv5, 288
-# entries: 7.8 s at 32, 10.5 s at 64, 14.4 s at 128; MiniZFNet conv1-5
-# (2,000 images): 2.8 s at 32, 2.7 s at 64 (CPU).
-PROJECTION_BATCH = 32
 
 
-def tile_shape(receptive_field, max_tile):
-    """`(rows, cols)` of a layer's tiles: the receptive field, scaled down
-    (keeping its aspect) so that neither side exceeds `max_tile`."""
-    rows, cols = (int(s) for s in receptive_field.size)
+def tile_shape(size, max_tile):
+    """`(rows, cols)` of a layer's tiles: the receptive field's `size`,
+    scaled down (keeping its aspect) so that neither side exceeds
+    `max_tile`."""
+    rows, cols = (int(s) for s in size)
     scale = min(1.0, max_tile / max(rows, cols))
     return max(1, round(rows * scale)), max(1, round(cols * scale))
 
@@ -55,48 +55,40 @@ def _resize(pixels, shape):
     return np.asarray(image)
 
 
-def render_layer(top, images, display, deconvnet, tile, batch_size=64):
+def render_layer(layer, images, display, tile):
     """Projection and patch tiles of every entry of one layer.
 
     Args:
-        top: the layer's `TopActivations`.
+        layer: the layer's data (`keras_zfnet.analysis.browse_data.
+            LayerData`: `indices`, `boxes`, and `projections()`, the
+            stream of `(cells, crops)` cropped projections).
         images: dict from dataset index to its model-input image.
         display: the model's preprocessing to undo on patches (see
             `input_to_image`).
-        deconvnet: the model's `Deconvnet`.
         tile: `(rows, cols)` output tile shape.
-        batch_size: projections per deconvnet pass.
 
     Returns:
         `(projections, patches)`, each `(C, k, rows, cols[, 3])` uint8;
         empty slots and entries whose value is <= 0 (a projection of zero)
         are grey projections, empty slots black patches.
     """
-    boxes = top.boxes()
-    channels, k = top.indices.shape
+    boxes = layer.boxes
+    channels, k = layer.indices.shape
     color = next(iter(images.values())).shape[-1] == 3
     shape = (channels, k, *tile) + ((3,) if color else ())
     projections = np.full(shape, EMPTY, "uint8")
     patches = np.zeros(shape, "uint8")
     shown_cache = {}
-    for (c, j), index in np.ndenumerate(top.indices):
+    for (c, j), index in np.ndenumerate(layer.indices):
         if index >= 0:
             if index not in shown_cache:
                 shown_cache[index] = _shown(images[int(index)], display)
             shown = shown_cache[index]
             crop = to_uint8(crop_boxes(shown[None], boxes[c, j][None])[0])
             patches[c, j] = _resize(crop if color else crop[..., 0], tile)
-    active = np.argwhere((top.indices >= 0) & (top.values > 0))
-    for start in range(0, len(active), batch_size):
-        chunk = active[start:start + batch_size]
-        c_idx, j_idx = chunk[:, 0], chunk[:, 1]
-        batch = np.stack([images[int(i)] for i in top.indices[c_idx, j_idx]])
-        projected = deconvnet.project_positions(
-            batch, top.layer, top.channels[c_idx],
-            top.positions[c_idx, j_idx], batch_size=batch_size)
-        cropped = crop_boxes(projected, boxes[c_idx, j_idx])
-        rendered = to_uint8(projection_to_image(cropped))
-        for n, (c, j) in enumerate(chunk):
+    for cells, crops in layer.projections():
+        rendered = to_uint8(projection_to_image(crops))
+        for n, (c, j) in enumerate(cells):
             projections[c, j] = _resize(rendered[n], tile)
     return projections, patches
 
