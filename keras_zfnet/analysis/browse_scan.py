@@ -21,6 +21,7 @@ from keras_zfnet.analysis.top_activations import initial_states
 from keras_zfnet.analysis.top_activations import merge_batch
 from keras_zfnet.analysis.top_activations import scan_result
 from keras_zfnet.deconv.model_graph import model_graph
+from keras_zfnet.utils import validation
 
 DEFAULT_BINS = 128
 
@@ -256,10 +257,8 @@ def browse_scan(model, data, layers=None, k=9, bins=DEFAULT_BINS,
     if int(bins) != bins or bins < 4 or bins % 4:
         raise ValueError(
             f"`bins` must be a positive multiple of 4. Received: bins={bins!r}")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError("`batch_size` must be an integer >= 1. Received: "
-                         f"batch_size={batch_size!r}")
-    k, bins, batch_size = int(k), int(bins), int(batch_size)
+    batch_size = validation.check_batch_size(batch_size)
+    k, bins = int(k), int(bins)
     names = check_spatial_layers(model, layers)
     check_not_empty(data)
     view = model_graph(model)

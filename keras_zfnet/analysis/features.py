@@ -10,6 +10,7 @@ from keras_zfnet.analysis import data_stream
 from keras_zfnet.analysis import scan
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
+from keras_zfnet.utils import validation
 
 POOLINGS = (None, "avg", "max")
 
@@ -98,12 +99,7 @@ def extract_features(model, layers, data, pooling=None, batch_size=64,
     ((N, 64), (N, 256))
     """
     check_pooling(pooling)
-    if isinstance(batch_size, bool) or int(batch_size) != batch_size \
-            or batch_size < 1:
-        raise ValueError(
-            "`batch_size` must be an integer >= 1. "
-            f"Received: batch_size={batch_size!r}"
-        )
+    batch_size = validation.check_batch_size(batch_size)
     graph = model_graph(model)
     names, _ = graph.resolve_many(layers, what="layers")
     image_shape = graph.input_shape

@@ -284,15 +284,10 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
             f"`patch_size` {patch} does not fit in {height}x{width} images. "
             f"Received: patch_size={patch_size}"
         )
+    batch_size = validation.check_batch_size(batch_size, allow_auto=True)
     if batch_size == "auto":
         batch_size = int(np.clip(_AUTO_BATCH_VALUES // np.prod(image_shape),
                                  32, 1024))
-    if isinstance(batch_size, str) or int(batch_size) != batch_size or (
-            batch_size < 1):
-        raise ValueError(
-            f"`batch_size` must be an integer >= 1. Received: "
-            f"batch_size={batch_size}"
-        )
     fills = _fill_values(fill, images)
     if layer is not None:
         layer = model_view.resolve(layer)

@@ -167,11 +167,7 @@ def top_activations(model, data, layer, channels=None, k=9, batch_size=64,
     if int(k) != k or k < 1:
         raise ValueError(f"`k` must be an integer >= 1. Received: k={k}")
     k = int(k)
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(
-            f"`batch_size` must be an integer >= 1. Received: "
-            f"batch_size={batch_size}"
-        )
+    batch_size = validation.check_batch_size(batch_size)
     if int(index_offset) != index_offset or index_offset < 0:
         raise ValueError(
             "`index_offset` must be an integer >= 0 (it is added to dataset "

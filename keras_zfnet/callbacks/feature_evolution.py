@@ -103,11 +103,7 @@ class FeatureEvolution(keras.callbacks.Callback):
                 "`features` must be an int >= 1 or a dict from layer to a "
                 f"list of channels. Received: features={features!r}"
             )
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(
-                "`batch_size` must be an integer >= 1. Received: "
-                f"batch_size={batch_size!r}"
-            )
+        batch_size = validation.check_batch_size(batch_size)
         if verbose not in ("auto", 0, 1, False, True):
             raise ValueError(
                 "`verbose` must be 'auto', 0 or 1. Received: "

@@ -198,7 +198,7 @@ class Deconvnet:
         channels, single = validation.as_channels(
             channels, graph.nodes[seed_id].output_shape[-1], name
         )
-        batch_size = _check_batch_size(batch_size)
+        batch_size = validation.check_batch_size(batch_size)
         num = len(channels)
         result = np.zeros((len(images), num, *shape), dtype="float32")
         per_pass = max(1, batch_size // num)
@@ -264,7 +264,7 @@ class Deconvnet:
                 f"`positions` must lie in the {out_shape[0]}x{out_shape[1]} "
                 f"map of layer '{name}'. Received: positions={positions}"
             )
-        batch_size = _check_batch_size(batch_size)
+        batch_size = validation.check_batch_size(batch_size)
         function = self._projector(shape, seed_id, "positions",
                                    min(batch_size, len(images)))
         parts = []
@@ -358,13 +358,7 @@ def _numpy(tensor):
     return np.asarray(keras.ops.convert_to_numpy(tensor))
 
 
-def _check_batch_size(batch_size):
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(
-            f"`batch_size` must be an integer >= 1. Received: "
-            f"batch_size={batch_size}"
-        )
-    return int(batch_size)
+
 
 
 def _as_positions(positions, count):
@@ -389,5 +383,3 @@ def _as_positions(positions, count):
             f"positions with dtype={array.dtype}"
         )
     return array.astype("int32")
-
-

@@ -11,6 +11,8 @@ import math
 import keras
 import numpy as np
 
+from keras_zfnet.utils import validation
+
 PIPELINES = ("auto", "tf.data", "numpy")
 
 
@@ -99,7 +101,7 @@ class AugmentedImages(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.x = np.asarray(x)
         self.y = np.asarray(y)
-        self.batch_size = int(batch_size)
+        self.batch_size = validation.check_batch_size(batch_size)
         self.training = bool(training)
         self.pad = int(pad)
         self.seed = int(seed)
@@ -200,10 +202,11 @@ def small_image_pipelines(x_train, y_train, batch_size=128,
             "Expected images (N, H, W[, C]) and N labels. Received: "
             f"x_train.shape={np.shape(x_train)}, y_train.shape={y.shape}"
         )
-    for name, value, low in (("batch_size", batch_size, 1), ("pad", pad, 0)):
-        if not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"`{name}` must be an integer >= {low}. "
-                             f"Received: {name}={value!r}")
+    batch_size = validation.check_batch_size(batch_size)
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or (
+            pad < 0):
+        raise ValueError(f"`pad` must be an integer >= 0. Received: "
+                         f"pad={pad!r}")
     if len(x) < 2:
         raise ValueError(
             "Expected at least 2 images (one to train on, one to validate). "

@@ -119,12 +119,29 @@ def as_channels(channels, num_channels, layer_name):
     return array.astype("int32"), bool(single)
 
 
-def check_batch_size(batch_size):
-    """Returns `batch_size` as an int, or raises a `ValueError` naming it
-    unless it is an integer >= 1."""
+def check_batch_size(batch_size, allow_auto=False):
+    """The one check of a public function's `batch_size` argument.
+
+    Accepts Python / NumPy integers >= 1 (bools, floats and strings are
+    refused) and, with `allow_auto=True` (only for functions that document
+    it), the string `"auto"`.
+
+    Args:
+        batch_size: the value received.
+        allow_auto: accept `"auto"` (returned unchanged).
+
+    Returns:
+        `batch_size` as an int, or `"auto"`.
+
+    Raises:
+        ValueError: naming `batch_size` and the value received.
+    """
+    if allow_auto and isinstance(batch_size, str) and batch_size == "auto":
+        return batch_size
     if isinstance(batch_size, bool) or not isinstance(
             batch_size, (int, np.integer)) or batch_size < 1:
+        expected = "an integer >= 1" + (' or "auto"' if allow_auto else "")
         raise ValueError(
-            "`batch_size` must be an integer >= 1. Received: "
+            f"`batch_size` must be {expected}. Received: "
             f"batch_size={batch_size!r}")
     return int(batch_size)
