@@ -10,6 +10,7 @@ from keras_zfnet.analysis.browse_scan import browse_scan
 from keras_zfnet.analysis.browse_scan import check_not_empty
 from keras_zfnet.analysis.browse_scan import check_spatial_layers
 from keras_zfnet.deconv.receptive_field import receptive_field
+from keras_zfnet.utils import validation
 
 
 def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
@@ -81,6 +82,7 @@ def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
 
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"`k` must be an integer >= 1. Received: k={k!r}")
+    batch_size = validation.check_batch_size(batch_size)
     if isinstance(max_tile, bool) or not isinstance(
             max_tile, (int, np.integer)) or max_tile < 1:
         raise ValueError(
@@ -109,7 +111,7 @@ def browse(model, data, layers=None, k=9, output_dir="keras_zfnet_units",
             f"`k` must be at most the number of images ({len(data)}): every "
             f"unit shows its top k. Received: k={k}")
     site.check_image_format(image_format)
-    path = site.check_output_dir(output_dir, overwrite)
+    path = site.check_site_dir(output_dir, overwrite)
     scan = browse_scan(model, data, names, k=int(k), bins=DEFAULT_BINS,
                        batch_size=batch_size, verbose=verbose)
     if scan.scanned < k:
@@ -158,7 +160,7 @@ def write_browser(scan, data, output_dir, labels=None, class_names=None,
     """
     from keras_zfnet.plotting.browser import site
 
-    path = site.check_output_dir(output_dir, overwrite)
+    path = site.check_site_dir(output_dir, overwrite)
     site.check_image_format(image_format)
     first = scan.top[scan.layers[0]]
     images, layers = browse_layers(scan, data, batch_size)

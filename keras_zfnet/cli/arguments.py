@@ -6,8 +6,6 @@ fails with a message naming the option and the value received.
 
 import argparse
 import math
-import os
-import tempfile
 
 
 def _number(kind, minimum, inclusive=True):
@@ -47,29 +45,3 @@ def verbose_level(text):
         return int(text)
     raise argparse.ArgumentTypeError(
         f"must be auto, 0, 1 or 2. Received: {text!r}")
-
-
-def check_output_dir(path, option="--output"):
-    """Creates `path` if needed and checks that files can be written there.
-
-    Args:
-        path: the output folder.
-        option: the option's name for the message.
-
-    Returns:
-        `path`.
-
-    Raises:
-        ValueError: naming the option, the value and the reason.
-    """
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise ValueError(
-            f"{option} must be a folder where files can be written "
-            f"({reason}). Received: {option}={path}"
-        ) from None
-    return path

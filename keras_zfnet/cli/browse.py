@@ -7,8 +7,6 @@ from keras_zfnet.cli import inputs
 from keras_zfnet.cli import pages
 from keras_zfnet.cli.arguments import positive_int
 
-PRESET_MODELS = ("ZFNet", "AlexNet", "MiniZFNet")
-
 
 def add_parser(sub):
     parser = pages.add_subcommand(
@@ -26,22 +24,16 @@ def add_parser(sub):
             "MiniZFNet:fashion_mnist."),
         example="keras-zfnet browse model.keras photos/ --output units "
                 "--layers conv1 conv5 --k 9",
-        run=run)
-    parser.add_argument(
-        "model", metavar="MODEL",
-        help="a Keras model saved as .keras (safe mode), or a shipped "
-             "architecture[:preset], e.g. MiniZFNet:fashion_mnist")
+        run=run, atomic_output=False)
+    inputs.add_model_argument(parser)
     inputs.add_images_argument(parser)
     parser.add_argument("--layers", nargs="+", default=None, metavar="L",
                         help="layers to browse (default: every convolution)")
     parser.add_argument("--k", type=positive_int, default=9,
                         help="top activations per unit (default 9)")
     parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--labels", default=None, metavar="FILE",
-                        help="one integer class index per image (or a JSON "
-                             "list); an .npz may hold `labels` instead")
-    parser.add_argument("--class-names", default=None, metavar="FILE",
-                        help="one class name per line")
+    inputs.add_labels_argument(parser)
+    inputs.add_class_names_argument(parser)
     parser.add_argument("--max-tile", type=positive_int, default=96,
                         help="largest tile side in pixels (default 96)")
     parser.add_argument("--image-format", choices=("auto", "png", "jpeg"),
@@ -55,50 +47,24 @@ def add_parser(sub):
 
 
 def _check(args):
-    """Everything that needs no TensorFlow, before any work."""
-    from keras_zfnet.plotting.browser.site import check_output_dir
+    """Everything that needs no model, before any work."""
+    from keras_zfnet.plotting.browser.site import check_site_dir
 
-    if args.model.split(":")[0] not in PRESET_MODELS:
-        inputs.check_model_path(args.model)
+    inputs.check_model_spec(args.model, args.weights)
     inputs.check_images_path(args.images)
-    for option in ("labels", "class_names"):
-        value = getattr(args, option)
-        flag = "--" + option.replace("_", "-")
-        if value is not None and not os.path.isfile(value):
-            raise FileNotFoundError(
-                f"{flag} must be an existing file. Received: {flag}={value}")
-    try:
-        check_output_dir(args.output, args.overwrite)
-    except ValueError as error:
-        raise ValueError(str(error).replace("`output_dir`", "--output")
-                         .replace("pass overwrite=True", "pass --overwrite")
-                         .replace("output_dir=", "--output=")) from None
-
-
-def _model(spec):
-    name, _, preset = spec.partition(":")
-    if name in PRESET_MODELS and not os.path.isfile(spec):
-        from keras_zfnet import applications
-
-        try:
-            return getattr(applications, name)(weights=preset or None)
-        except ValueError as error:
-            raise ValueError(f"{' '.join(str(error).split())} (MODEL="
-                             f"{spec})") from None
-    return inputs.load_model(spec)
+    inputs.check_file_option(args.labels, "--labels")
+    inputs.check_file_option(args.class_names, "--class-names")
+    check_site_dir(args.output, args.overwrite, name="--output")
 
 
 def run(args):
     _check(args)
-    model = _model(args.model)
+    model = inputs.load_model_spec(args.model, args.weights)
     x, _, labels = inputs.model_images(model, args.images, args.preprocess,
                                        args.resize)
     if args.labels:
         labels = inputs.read_labels(args.labels, len(x))
-    class_names = None
-    if args.class_names:
-        with open(args.class_names, encoding="utf-8") as f:
-            class_names = [line.strip() for line in f if line.strip()]
+    class_names = inputs.read_class_names(args.class_names)
     if args.layers:
         args.layers = [inputs.resolve_layer(model, layer, "--layers")
                        for layer in args.layers]

@@ -21,9 +21,10 @@ import time
 
 import numpy as np
 
-from keras_zfnet.cli.arguments import check_output_dir
 from keras_zfnet.cli.arguments import non_negative_int
 from keras_zfnet.cli.arguments import positive_int
+from keras_zfnet.cli import inputs
+from keras_zfnet.cli import pages
 from keras_zfnet.cli.pages import plain as _plain
 
 #: Section ids in page order (the report's stable anchors).
@@ -73,7 +74,7 @@ def add_parser(sub):
                         help="features drawn per layer in Fig. 2")
     parser.add_argument("--occlusion-images", type=positive_int,
                         default=None)
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+    inputs.add_seed_argument(parser)
     parser.add_argument("--verbose", type=non_negative_int, default=1)
     parser.set_defaults(run=run)
 
@@ -148,7 +149,12 @@ def _load(args, settings):
 
 
 def run(args):
-    check_output_dir(args.output)  # before any work
+    """Writes the report (into a temporary folder moved into place at the
+    end: a killed demo leaves `--output` as it was)."""
+    return pages.atomic_output_run(_run)(args)
+
+
+def _run(args):
     start = time.perf_counter(), time.process_time()
     import keras
 
@@ -213,8 +219,9 @@ def run(args):
     with open(os.path.join(args.output, "results.json"), "w",
               encoding="utf-8") as f:
         json.dump(results, f, indent=1)
-    path = report.write(os.path.join(args.output, "index.html"))
-    print(f"Report written to {os.path.abspath(path)} (test accuracy "
+    report.write(os.path.join(args.output, "index.html"))
+    print(f"Report written to {pages.final_path(args, 'index.html')} (test "
+          "accuracy "
           f"{accuracy:.2%}, {wall:.0f} s, {cpu:.0f} s CPU)")
     return 0
 

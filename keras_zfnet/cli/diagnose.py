@@ -20,9 +20,9 @@ def add_parser(sub):
         run=run)
     inputs.add_model_argument(parser)
     inputs.add_images_argument(parser, nargs="?")
-    parser.add_argument("--layer", default=None,
-                        help="the convolution to diagnose (default: the "
-                             "first Conv2D)")
+    inputs.add_layer_argument(
+        parser, help="the convolution to diagnose (default: the first "
+                     "Conv2D)")
     inputs.add_common_arguments(parser)
 
 
@@ -30,7 +30,7 @@ def run(args):
     pages.check_paths(args)
     import keras_zfnet as kz
 
-    model = inputs.load_model(args.model)
+    model = inputs.load_model_spec(args.model, args.weights)
     layer = (inputs.resolve_layer(model, args.layer)
              if args.layer is not None else None)
     x = None

@@ -25,10 +25,160 @@ PREPROCESS_FAMILIES = (
 )
 
 
+#: Shipped architectures a MODEL spec may name (`MiniZFNet:fashion_mnist`).
+PRESET_MODELS = ("ZFNet", "AlexNet", "MiniZFNet")
+MODEL_SPEC = ("a .keras file, a shipped ARCH[:PRESET] ("
+              + ", ".join(PRESET_MODELS) + "; e.g. MiniZFNet:fashion_mnist) "
+              "or a keras.applications name with --weights (e.g. VGG16 "
+              "--weights imagenet)")
+
+
 def add_model_argument(parser):
-    parser.add_argument("model", metavar="MODEL",
-                        help="a Keras model saved as .keras (loaded in Keras' "
-                             "safe mode)")
+    """`MODEL` (positional, str) and `--weights` (str, default None): a
+    model for `load_model_spec`."""
+    parser.add_argument(
+        "model", metavar="MODEL",
+        help=f"{MODEL_SPEC}; .keras files load in Keras' safe mode")
+    parser.add_argument(
+        "--weights", default=None, metavar="W",
+        help="weights of a keras.applications MODEL (imagenet, none for "
+             "random weights, or a .weights.h5 file) or the preset of a "
+             "shipped ARCH (none: random); not for a .keras file")
+
+
+def add_layer_argument(parser, required=False, help=None):
+    """`--layer NAME` (str; default None unless `required`)."""
+    parser.add_argument(
+        "--layer", default=None, required=required, metavar="NAME",
+        help=help or "layer name (or outer/inner path)")
+
+
+def add_seed_argument(parser):
+    """`--seed N` (int >= 0, default 0)."""
+    from keras_zfnet.cli.arguments import non_negative_int
+
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="random seed (default 0)")
+
+
+def add_labels_argument(parser):
+    """`--labels FILE` (str, default None), read by `read_labels`."""
+    parser.add_argument(
+        "--labels", default=None, metavar="FILE",
+        help="one integer class index per image, one per line (or a JSON "
+             "list); an .npz of IMAGES may hold `labels` instead")
+
+
+def add_class_names_argument(parser):
+    """`--class-names FILE` (str, default None), read by
+    `read_class_names`."""
+    parser.add_argument("--class-names", default=None, metavar="FILE",
+                        help="one class name per line")
+
+
+def check_file_option(path, flag):
+    """`path` if it is None or an existing file; else a one-line
+    `FileNotFoundError` naming `flag`."""
+    if path is not None and not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{flag} must be an existing file. Received: {flag}={path}")
+    return path
+
+
+def read_class_names(path):
+    """`--class-names FILE`: the non-empty lines (None when `path` is
+    None)."""
+    if path is None:
+        return None
+    check_file_option(path, "--class-names")
+    with open(path, encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def _application(name):
+    """The `keras.applications` builder called `name`, or None."""
+    import keras
+
+    builder = getattr(keras.applications, name, None)
+    if not name[:1].isupper() or not callable(builder):
+        return None
+    return builder
+
+
+def check_model_spec(spec, weights=None):
+    """Classifies a `MODEL` spec without loading anything heavy.
+
+    Args:
+        spec: a `.keras` path, `ARCH[:PRESET]` or a `keras.applications`
+            name.
+        weights: the `--weights` value (None when not given).
+
+    Returns:
+        `("file", path, None)`, `("preset", arch, preset_or_None)` or
+        `("application", name, weights_or_None)`.
+
+    Raises:
+        ValueError / FileNotFoundError: one line naming what was expected
+            and what was received.
+    """
+    name, colon, preset = spec.partition(":")
+    if spec.endswith(".keras") or os.path.exists(spec):
+        if weights is not None:
+            raise ValueError(
+                "--weights applies to a preset or keras.applications MODEL, "
+                f"not a .keras file. Received: MODEL={spec} --weights="
+                f"{weights}")
+        return ("file", check_model_path(spec), None)
+    if name in PRESET_MODELS:
+        if colon and weights is not None:
+            raise ValueError(
+                f"MODEL {spec} names its preset; --weights must not be "
+                f"given too. Received: MODEL={spec} --weights={weights}")
+        chosen = preset if colon else weights
+        return ("preset", name,
+                None if chosen in (None, "", "none") else chosen)
+    if not colon and spec and _application(spec) is not None:
+        if weights is None:
+            raise ValueError(
+                f"MODEL {spec} is a keras.applications model: pass --weights "
+                "imagenet, --weights none (random weights) or --weights "
+                f"FILE.weights.h5. Received: MODEL={spec} (no --weights)")
+        if weights not in ("imagenet", "none") and not os.path.isfile(
+                weights):
+            raise ValueError(
+                "--weights must be imagenet, none or an existing weights "
+                f"file. Received: MODEL={spec} --weights={weights}")
+        return ("application", spec, None if weights == "none" else weights)
+    raise ValueError(f"MODEL must be {MODEL_SPEC}. Received: MODEL={spec}")
+
+
+def load_model_spec(spec, weights=None):
+    """The model named by a `MODEL` spec (see `check_model_spec`).
+
+    Returns:
+        A Keras model: loaded from a `.keras` file (safe mode), a shipped
+        architecture with a preset (or random weights), or a
+        `keras.applications` model.
+
+    Raises:
+        ValueError: one line naming the spec when it cannot be built.
+    """
+    kind, name, chosen = check_model_spec(spec, weights)
+    if kind == "file":
+        return load_model(name)
+    if kind == "preset":
+        from keras_zfnet import applications
+
+        builder = getattr(applications, name)
+    else:
+        builder = _application(name)
+    try:
+        return builder(weights=chosen)
+    except Exception as error:  # noqa: BLE001  (Keras raises many types)
+        reason = " ".join(str(error).split())[:300]
+        raise ValueError(f"MODEL could not be built ({reason}). Received: "
+                         f"MODEL={spec}" + (f" --weights={weights}"
+                                            if weights else "")) from None
 
 
 def add_images_argument(parser, nargs=None, name="images"):
@@ -244,9 +394,7 @@ def model_images(model, path, family="none", resize=False):
 
 def read_labels(path, count):
     """`--labels FILE`: one integer class index per line (or a JSON list)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"--labels must be an existing file. Received: --labels={path}")
+    check_file_option(path, "--labels")
     with open(path, encoding="utf-8") as f:
         text = f.read()
     try:

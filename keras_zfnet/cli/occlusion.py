@@ -33,35 +33,21 @@ def add_parser(sub):
                         help="side of the occluding square, pixels")
     parser.add_argument("--stride", required=True, type=positive_int,
                         help="step between occluder positions, pixels")
-    parser.add_argument("--layer", default=None,
-                        help="a layer with spatial maps for the activity "
-                             "panel and its projection")
-    parser.add_argument("--labels", default=None, metavar="FILE",
-                        help="true class index of each image, one per line")
-    parser.add_argument("--class-names", default=None, metavar="FILE",
-                        help="class names, one per line")
+    inputs.add_layer_argument(
+        parser, help="a layer with spatial maps for the activity panel and "
+                     "its projection")
+    inputs.add_labels_argument(parser)
+    inputs.add_class_names_argument(parser)
     inputs.add_common_arguments(parser)
-
-
-def _read_names(path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            "--class-names must be an existing file. Received: "
-            f"--class-names={path}")
-    with open(path, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip()]
 
 
 def run(args):
     pages.check_paths(args)
-    if args.labels is not None and not os.path.isfile(args.labels):
-        raise FileNotFoundError(
-            f"--labels must be an existing file. Received: "
-            f"--labels={args.labels}")
-    class_names = _read_names(args.class_names) if args.class_names else None
+    inputs.check_file_option(args.labels, "--labels")
+    class_names = inputs.read_class_names(args.class_names)
     import keras_zfnet as kz
 
-    model = inputs.load_model(args.model)
+    model = inputs.load_model_spec(args.model, args.weights)
     layer = (inputs.resolve_layer(model, args.layer)
              if args.layer is not None else None)
     x, names, labels = inputs.model_images(model, args.images,

@@ -1,7 +1,13 @@
 """What every analysis subcommand shares: its parser shape, the checks run
-before any work, and the small `index.html` it writes."""
+before any work, and the small `index.html` it writes.
+
+A subcommand's files are written into a temporary folder beside `--output`
+and moved into place when it finishes (`keras_zfnet.utils.atomic`), so a
+killed run never leaves a half-written report that blocks its rerun.
+"""
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -9,25 +15,69 @@ import sys
 import numpy as np
 
 from keras_zfnet.cli import inputs
-from keras_zfnet.cli.arguments import check_output_dir
+from keras_zfnet.utils import atomic
+
+#: The file that marks a folder written by a keras-zfnet subcommand.
+REPORT_MARKER = "keras_zfnet_report.json"
 
 
-def add_subcommand(sub, name, help, description, example, run):
-    """A subparser whose `--help` ends with `example`."""
+def add_subcommand(sub, name, help, description, example, run,
+                   atomic_output=True):
+    """A subparser whose `--help` ends with `example`.
+
+    Args:
+        atomic_output: run `run` with `args.output` set to a temporary
+            folder that `atomic_output_run` moves into place at the end
+            (False: `run` writes `--output` itself).
+    """
     parser = sub.add_parser(
         name, help=help, description=description,
         epilog=f"Example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=atomic_output_run(run) if atomic_output
+                        else run)
     return parser
+
+
+def check_output(args):
+    """`--output`: a folder that may be written (before any work)."""
+    return atomic.check_output_dir(args.output, True, REPORT_MARKER,
+                                   name="--output")
+
+
+def atomic_output_run(run):
+    """`run(args)` writing into a temporary folder beside `args.output`
+    that replaces `args.output`'s previous files when `run` returns
+    (`args.final_output` keeps the target for messages)."""
+
+    @functools.wraps(run)
+    def wrapped(args):
+        final = args.output
+        check_output(args)
+        with atomic.atomic_folder(final, True, REPORT_MARKER,
+                                  name="--output") as temp:
+            args.output, args.final_output = temp, final
+            try:
+                status = run(args)
+            finally:
+                args.output = final
+        return status
+
+    return wrapped
+
+
+def final_path(args, *names):
+    """The path `names` will have under `--output` once the run ends."""
+    return os.path.abspath(os.path.join(
+        getattr(args, "final_output", args.output), *names))
 
 
 def check_paths(args, images=True):
     """MODEL, IMAGES and --output checked before anything is loaded."""
-    inputs.check_model_path(args.model)
+    inputs.check_model_spec(args.model, getattr(args, "weights", None))
     if images and getattr(args, "images", None) is not None:
         inputs.check_images_path(args.images)
-    check_output_dir(args.output)
+    check_output(args)
 
 
 def say(args, message):
@@ -73,8 +123,8 @@ def plain(value):
 
 def finish(args, report, summary):
     """Writes `index.html` and prints one line naming it."""
-    path = report.write(os.path.join(args.output, "index.html"))
-    print(f"{summary}; written to {os.path.abspath(path)}")
+    report.write(os.path.join(args.output, "index.html"))
+    print(f"{summary}; written to {final_path(args, 'index.html')}")
     return 0
 
 

@@ -27,8 +27,7 @@ def add_parser(sub):
         run=run)
     inputs.add_model_argument(parser)
     inputs.add_images_argument(parser)
-    parser.add_argument("--layer", required=True,
-                        help="layer name (or outer/inner path)")
+    inputs.add_layer_argument(parser, required=True)
     parser.add_argument("--channels", required=True, nargs="+",
                         type=non_negative_int, metavar="C",
                         help="channel indices of the layer")
@@ -59,7 +58,7 @@ def run(args):
     from keras_zfnet.plotting import input_to_image
     from keras_zfnet.plotting import projection_to_image
 
-    model = inputs.load_model(args.model)
+    model = inputs.load_model_spec(args.model, args.weights)
     layer = inputs.resolve_layer(model, args.layer)
     channels = check_channels(model, layer, args.channels)
     x, names, _ = inputs.model_images(model, args.images, args.preprocess,

@@ -26,8 +26,7 @@ def add_parser(sub):
         run=run)
     inputs.add_model_argument(parser)
     inputs.add_images_argument(parser)
-    parser.add_argument("--layer", required=True,
-                        help="layer name (or outer/inner path)")
+    inputs.add_layer_argument(parser, required=True)
     parser.add_argument("--k", type=positive_int, default=9,
                         help="images kept per channel (default 9)")
     parser.add_argument("--features", type=positive_int, default=8,
@@ -39,7 +38,7 @@ def run(args):
     pages.check_paths(args)
     import keras_zfnet as kz
 
-    model = inputs.load_model(args.model)
+    model = inputs.load_model_spec(args.model, args.weights)
     layer = inputs.resolve_layer(model, args.layer)
     x, names, _ = inputs.model_images(model, args.images, args.preprocess,
                                       args.resize)

@@ -5,8 +5,9 @@ import os
 import shlex
 import sys
 
-from keras_zfnet.cli.arguments import check_output_dir
+from keras_zfnet.cli import inputs
 from keras_zfnet.cli.arguments import non_negative_float
+from keras_zfnet.utils.atomic import check_output_dir
 from keras_zfnet.cli.arguments import non_negative_int
 from keras_zfnet.cli.arguments import positive_float
 from keras_zfnet.cli.arguments import positive_int
@@ -61,7 +62,7 @@ def add_parser(sub):
                              "(quick runs; fashion_mnist)")
     parser.add_argument("--backup-every", type=positive_int, default=100,
                         help="steps between mid-epoch backups")
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+    inputs.add_seed_argument(parser)
     parser.add_argument("--verbose", type=verbose_level, default="auto",
                         help="auto, 0, 1 or 2")
     parser.set_defaults(run=run)
@@ -202,7 +203,8 @@ def validate(args):
                 "training images (--train-images) so that some are left to "
                 f"train on. Received: --validation-size={args.validation_size}")
     args.lr_drops_list = _drops(args.lr_drops, args.epochs)
-    check_output_dir(args.output)
+    # A resumable run folder (checkpoints), written in place on purpose.
+    check_output_dir(args.output, name="--output")
     return args
 
 

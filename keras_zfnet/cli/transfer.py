@@ -46,7 +46,7 @@ def add_parser(sub):
                         help="spatial pooling of convolutional features")
     parser.add_argument("--scratch", action="store_true",
                         help="also train the same network from scratch")
-    parser.add_argument("--seed", type=int, default=0)
+    inputs.add_seed_argument(parser)
     inputs.add_common_arguments(parser)
 
 
@@ -83,17 +83,14 @@ def read_class_folder(model, path, family, resize):
 
 
 def run(args):
-    inputs.check_model_path(args.model)
+    pages.check_paths(args, images=False)
     check_data(args.data)
-    from keras_zfnet.cli.arguments import check_output_dir
-
-    check_output_dir(args.output)
     import keras_zfnet as kz
 
     layer_analysis = getattr(kz, "layer_analysis", None)
     if layer_analysis is None:
         from keras_zfnet.analysis.layer_analysis import layer_analysis
-    model = inputs.load_model(args.model)
+    model = inputs.load_model_spec(args.model, args.weights)
     layers = [inputs.resolve_layer(model, layer, "--layers")
               for layer in args.layers]
     x, y, classes = read_class_folder(model, args.data, args.preprocess,

@@ -15,51 +15,41 @@ Layout of `output_dir`:
   sheets;
 - `keras_zfnet_browser.json`: the marker that identifies a browser site
   (only such a folder is replaced without `overwrite=True`; with it, only
-  `index.html`, `kz_browser/` and the marker are replaced).
+  `index.html`, `kz_browser/` and the marker are replaced). The site is
+  written into a temporary folder beside `output_dir` and moved into place
+  at the end (`keras_zfnet.utils.atomic`): a killed run leaves no
+  half-written site.
 """
 
 import html
 import json
 import os
 import re
-import shutil
 from importlib import resources
 
 import numpy as np
 
 from keras_zfnet.plotting.browser import tiles
+from keras_zfnet.utils import atomic
 from keras_zfnet.utils import progress
 from keras_zfnet.utils.extras import require
 
 FORMAT = "keras_zfnet.browser/1"
 MARKER = "keras_zfnet_browser.json"
 FILES = "kz_browser"
-_OWNED = ("index.html", FILES, MARKER)
+SITE = "a unit browser written by keras_zfnet"
 
 
-def check_output_dir(output_dir, overwrite=False):
-    """Checks that the site may be written to `output_dir` (before any
-    work).
+def check_site_dir(output_dir, overwrite=False, name="output_dir"):
+    """`atomic.check_output_dir` for a unit browser (see the module).
 
-    A missing or empty folder, or a previous browser site, is fine; any
-    other existing folder needs `overwrite=True` (then only the site's own
-    files are replaced; other files stay).
-
-    Raises:
-        ValueError: naming `output_dir` and the reason.
+    Args:
+        output_dir: the site's folder.
+        overwrite: write into a non-empty folder that is not a site.
+        name: the argument's name in messages.
     """
-    path = os.fspath(output_dir)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(
-            "`output_dir` must be a folder; a file of that name exists. "
-            f"Received: output_dir={path!r}")
-    if (os.path.isdir(path) and os.listdir(path) and not overwrite
-            and not is_site(path)):
-        raise ValueError(
-            "`output_dir` exists and is not a unit browser written by "
-            "keras_zfnet; refusing to overwrite it (pass overwrite=True, or "
-            f"another folder). Received: output_dir={path!r}")
-    return path
+    return atomic.check_output_dir(output_dir, overwrite, MARKER, name=name,
+                                   what=SITE)
 
 
 def check_image_format(image_format):
@@ -121,15 +111,6 @@ def _histograms(counts_by_channel, limits):
     return rows
 
 
-def _clear(path):
-    for name in _OWNED:
-        target = os.path.join(path, name)
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target)
-        elif os.path.lexists(target):
-            os.remove(target)
-
-
 def _copy_assets(path, title):
     templates = resources.files("keras_zfnet.plotting.browser") / "templates"
     os.makedirs(os.path.join(path, FILES, "assets"), exist_ok=True)
@@ -158,7 +139,7 @@ def write_site(layers, images, output_dir, *, model_name, input_shape,
             `projections()` (see `LayerData`).
         images: dict from dataset index to the model-input image of every
             top-k entry.
-        output_dir: the site's folder (see `check_output_dir`).
+        output_dir: the site's folder (see `check_site_dir`).
         model_name: the model's name.
         input_shape: the model's input shape `(H, W, C)`.
         scanned: number of images scanned.
@@ -176,38 +157,39 @@ def write_site(layers, images, output_dir, *, model_name, input_shape,
     Returns:
         The path of the site's `index.html`.
     """
-    path = check_output_dir(output_dir, overwrite)
     image_format = check_image_format(image_format)
     if image_format == "auto":
         image_format = "png" if input_shape[-1] == 1 else "jpeg"
-    os.makedirs(path, exist_ok=True)
-    _clear(path)
-    for folder in ("data", "sprites"):
-        os.makedirs(os.path.join(path, FILES, folder))
     title = title or f"Units of {model_name}"
-    entries = []
-    bar = progress.bar(len(layers), verbose, unit_name="layer")
-    ids = _layer_ids([layer.name for layer in layers])
-    for layer, layer_id in zip(layers, ids):
-        entries.append(_write_layer(path, layer, layer_id, images, labels,
-                                    display, max_tile, image_format))
-        bar.add(1)
-    site = {
-        "format": FORMAT, "title": title, "model": model_name,
-        "input_shape": [int(d) for d in input_shape],
-        "scanned": int(scanned), "k": int(layers[0].indices.shape[1]),
-        "bins": int(layers[0].bins),
-        "class_names": None if class_names is None else [
-            str(c) for c in class_names],
-        "layers": entries,
-    }
-    with open(os.path.join(path, FILES, "data", "site.js"), "w",
-              encoding="utf-8") as f:
-        f.write(_script("KZ_SITE", None, site))
-    _copy_assets(path, title)
-    with open(os.path.join(path, MARKER), "w", encoding="utf-8") as f:
-        json.dump({"format": FORMAT, "model": model_name,
-                   "layers": [layer.name for layer in layers]}, f, indent=1)
+    path = check_site_dir(output_dir, overwrite)
+    with atomic.atomic_folder(path, overwrite, MARKER, what=SITE) as folder:
+        for name in ("data", "sprites"):
+            os.makedirs(os.path.join(folder, FILES, name))
+        entries = []
+        bar = progress.bar(len(layers), verbose, unit_name="layer")
+        ids = _layer_ids([layer.name for layer in layers])
+        for layer, layer_id in zip(layers, ids):
+            entries.append(_write_layer(folder, layer, layer_id, images,
+                                        labels, display, max_tile,
+                                        image_format))
+            bar.add(1)
+        site = {
+            "format": FORMAT, "title": title, "model": model_name,
+            "input_shape": [int(d) for d in input_shape],
+            "scanned": int(scanned), "k": int(layers[0].indices.shape[1]),
+            "bins": int(layers[0].bins),
+            "class_names": None if class_names is None else [
+                str(c) for c in class_names],
+            "layers": entries,
+        }
+        with open(os.path.join(folder, FILES, "data", "site.js"), "w",
+                  encoding="utf-8") as f:
+            f.write(_script("KZ_SITE", None, site))
+        _copy_assets(folder, title)
+        with open(os.path.join(folder, MARKER), "w", encoding="utf-8") as f:
+            json.dump({"format": FORMAT, "model": model_name,
+                       "layers": [layer.name for layer in layers]}, f,
+                      indent=1)
     return os.path.join(path, "index.html")
 
 
