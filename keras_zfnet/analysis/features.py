@@ -10,6 +10,7 @@ from keras_zfnet.analysis import data_stream
 from keras_zfnet.analysis import scan
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
+from keras_zfnet.utils.compiled import one_trace_per_function
 from keras_zfnet.utils import validation
 
 POOLINGS = (None, "avg", "max")
@@ -53,9 +54,11 @@ def _extract_function(feature_model, pooling, image_shape):
             return [ops.cast(_reduce(out, pooling), "float32")
                     for out in outputs]
 
-        cache[pooling] = backend.compile_function(
+        # A free batch size: one trace serves every call; one function per
+        # (feature model, pooling), so no retracing warning across layers.
+        cache[pooling] = one_trace_per_function(backend.compile_function(
             extract, [((None, *image_shape), "float32")],
-            variables=feature_model.variables)
+            variables=feature_model.variables))
     return cache[pooling]
 
 

@@ -10,6 +10,7 @@ from keras import ops
 from keras_zfnet import backend
 from keras_zfnet.deconv import engine
 from keras_zfnet.ops import first_argmax_positions
+from keras_zfnet.utils.compiled import one_trace_per_function
 
 
 class Projector:
@@ -68,10 +69,11 @@ class Projector:
             return self.mirror(activations, records, items, channels,
                                positions=positions)
 
-        return backend.compile_function(
+        # Built once per (layer, shape, mode): a fixed signature, one trace.
+        return one_trace_per_function(backend.compile_function(
             project_positions,
             [((None, *shape), "float32"), ((None,), "int32"),
-             ((None, 2), "int32")], jit_compile, self.graph.variables)
+             ((None, 2), "int32")], jit_compile, self.graph.variables))
 
     def channels_function(self, shape, mode, jit_compile):
         """`f(images, channels)`: every channel of every image, seeded by
@@ -95,9 +97,9 @@ class Projector:
                                       item_channels, positions, maps)
             return ops.reshape(projections, (n, k, *shape))
 
-        return backend.compile_function(
+        return one_trace_per_function(backend.compile_function(
             project, [((None, *shape), "float32"), ((None,), "int32")],
-            jit_compile, self.graph.variables)
+            jit_compile, self.graph.variables))
 
 
 def channel_maps(activations, channels):
