@@ -150,7 +150,10 @@ class Deconvnet:
             the per-image input shape of the model as output: one
             `MirrorStep` layer per forward layer below the seed, named
             `<layer>_<verb>` (`conv5_filter`, `pool2_unpool`, ...), whose
-            `.step` says what it does.
+            `.step` says what it does. It is a view of `model` (it shares
+            its variables), so it has no config of its own: `get_config()`
+            and `keras.saving` raise `NotImplementedError`; save `model`
+            and call `mirror_for` again to rebuild it.
         """
         shape = self._concrete_shape(input_shape)
         name = self._resolve(layer)

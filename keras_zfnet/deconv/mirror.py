@@ -98,11 +98,26 @@ class MirrorStep(keras.layers.Layer):
         return shapes if len(shapes) > 1 else shapes[0]
 
     def get_config(self):
-        config = super().get_config()
-        config.update({"node_id": self.node_id, "variant": self.variant,
-                       "record_keys": list(self.record_keys),
-                       "portable": self.portable})
-        return config
+        """Refused: a mirror step is a view of the source model (it reads
+        the forward layer's variables and the parsed graph at call time),
+        so no config can rebuild it without that model. Rebuild the mirror
+        from the model instead: `Deconvnet(model).mirror_for(layer)`."""
+        raise NotImplementedError(_NOT_SERIALIZABLE.format(name=self.name))
+
+    @classmethod
+    def from_config(cls, config):
+        raise NotImplementedError(_NOT_SERIALIZABLE.format(
+            name=config.get("name", "?")))
+
+
+_NOT_SERIALIZABLE = (
+    "A deconvnet mirror cannot be serialized or rebuilt from a config: its "
+    "MirrorStep layers (here '{name}') read the source model's layers and "
+    "variables at call time, so the mirror is a view of that model, not a "
+    "model of its own. Save the source model instead and rebuild the "
+    "mirror from it: `keras_zfnet.Deconvnet(model, rule=...).mirror_for("
+    "layer, input_shape=..., xla_compatible=...)`."
+)
 
 
 def build_mirror(graph, seed_id, variant="deconvnet", portable=False):
