@@ -129,6 +129,7 @@ def main(argv=None):
             print(f"{backend}: failed\n{done.stderr[-3000:]}")
             continue
         results[backend] = json.loads(lines[-1][len("RESULT "):])
+        print(f"{backend}: {lines[-1][len('RESULT '):]}", flush=True)
     backends = list(results)
     models = sorted({m for r in results.values() for m in r},
                     key=["MiniZFNet", "ZFNet"].index)
