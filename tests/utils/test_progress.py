@@ -29,7 +29,7 @@ def test_fit_logs_plain_text(tmp_path, capsys):
 
     x = np.zeros((8, 4, 4, 1), "float32")
     y = np.zeros(8, "int64")
-    import tensorflow as tf
+    tf = pytest.importorskip("tensorflow")
 
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
     build = lambda: keras.Sequential([  # noqa: E731
