@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_zfnet.datasets import preprocessing
 from keras_zfnet.datasets.tf_only import require_tensorflow
+from keras_zfnet.datasets.tf_only import tf_pipelines_available
 
 PIPELINES = ("auto", "tf.data", "numpy")
 
@@ -185,23 +186,13 @@ def image_folder(directory, training=False, indices=None, batch_size=32,
         paths = [paths[i] for i in indices]
         labels = [labels[i] for i in indices]
     shuffle = bool(shuffle if shuffle is not None else training)
-    if pipeline == "tf.data" or (pipeline == "auto" and _tf_available()):
+    if pipeline == "tf.data" or (pipeline == "auto" and tf_pipelines_available()):
         tf = require_tensorflow("`image_folder(pipeline='tf.data')`")
         return _tf_dataset(tf, paths, labels, training, batch_size,
                            image_size, crop_size, crops, shuffle, seed,
                            channels), class_names
     return ImageFolder(paths, labels, training, batch_size, image_size,
                        crop_size, crops, shuffle, seed, channels), class_names
-
-
-def _tf_available():
-    if keras.config.backend() != "tensorflow":
-        return False
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _tf_dataset(tf, paths, labels, training, batch_size, image_size,

@@ -39,3 +39,15 @@ def is_tf_tensor(value):
     """Whether `value` is a TensorFlow tensor (without importing
     TensorFlow)."""
     return type(value).__module__.startswith("tensorflow")
+
+
+def tf_pipelines_available():
+    """Whether `pipeline="auto"` picks `tf.data`: on the TensorFlow backend,
+    with TensorFlow installed (elsewhere the NumPy pipelines serve)."""
+    if keras.config.backend() != "tensorflow":
+        return False
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -152,13 +152,9 @@ def _use_tf_data(pipeline):
 
         require_tensorflow("`small_image_pipelines(pipeline='tf.data')`")
         return True
-    if keras.config.backend() != "tensorflow":
-        return False
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    from keras_zfnet.datasets.tf_only import tf_pipelines_available
+
+    return tf_pipelines_available()
 
 
 def small_image_pipelines(x_train, y_train, batch_size=128,
