@@ -24,14 +24,19 @@ import numpy as np
 from keras import ops
 
 from keras_zfnet.analysis.occlusion import _fill_values
+from keras_zfnet.analysis.result_files import SavedResult
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class CorrespondenceResult:
+class CorrespondenceResult(SavedResult):
     """Sign-consistency scores of occluded parts and of random boxes.
+
+    Plain data (numpy arrays, numbers and names, no model): `to_npz(path)`
+    saves every field and `CorrespondenceResult.from_npz(path)` loads it
+    back equal (`.to_markdown()` gives the same table).
 
     Attributes:
         table: list of dicts, one per (part, layer), with `part`, `layer`,
@@ -47,6 +52,12 @@ class CorrespondenceResult:
             image pairs.
         random_distances: dict `(part, layer)` -> `(trials, P)`.
         layers: the layers measured.
+
+    Example:
+
+    >>> r = kz.correspondence(model, boots[:5], boxes, ["conv5", "fc7"])
+    >>> path = r.to_npz("correspondence.npz")
+    >>> print(kz.analysis.CorrespondenceResult.from_npz(path).to_markdown())
     """
 
     table: list

@@ -4,12 +4,17 @@ import dataclasses
 
 import numpy as np
 
+from keras_zfnet.analysis.result_files import SavedResult
+
 KINDS = ("dead_filters", "dominant_filters", "frequency_gap", "aliasing")
 
 
 @dataclasses.dataclass(frozen=True)
-class Finding:
+class Finding(SavedResult):
     """One problem `diagnose` found, with what to do about it.
+
+    Plain data: `to_npz(path)` / `Finding.from_npz(path)` save and load it
+    (a `Diagnosis` file holds its findings).
 
     Attributes:
         kind: `"dead_filters"`, `"dominant_filters"`, `"frequency_gap"` or
@@ -21,6 +26,13 @@ class Finding:
             filters; empty for layer-wide findings such as aliasing).
         message: what was measured, in words.
         recommendation: what to change.
+
+    Example:
+
+    >>> finding = kz.diagnose(model).findings[0]
+    >>> path = finding.to_npz("finding.npz")
+    >>> kz.analysis.Finding.from_npz(path) == finding
+    True
     """
 
     kind: str
@@ -38,8 +50,13 @@ class Finding:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Diagnosis:
+class Diagnosis(SavedResult):
     """What `diagnose` measured on a model's first layers (paper Sec. 4.1).
+
+    Plain data (arrays, numbers and names, no model): `to_npz(path)` saves
+    every field, the findings and all `measures` included, and
+    `Diagnosis.from_npz(path)` loads it back equal; `str()`, `.finding()`
+    and `.plot()` work the same on a loaded diagnosis.
 
     Attributes:
         findings: tuple of `Finding`, the problems found (may be empty).
@@ -54,6 +71,12 @@ class Diagnosis:
             image that activates it most (`None` without images).
         projection_channels: `(K,)` the channels of `projections`.
         model_name: the model's name.
+
+    Example:
+
+    >>> diagnosis = kz.diagnose(model, x[:64])
+    >>> path = diagnosis.to_npz("diagnosis.npz")
+    >>> print(kz.analysis.Diagnosis.from_npz(path))
     """
 
     findings: tuple

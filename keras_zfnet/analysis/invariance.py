@@ -7,14 +7,18 @@ import numpy as np
 from keras import ops
 
 from keras_zfnet.analysis import transforms
+from keras_zfnet.analysis.result_files import SavedResult
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class InvarianceResult:
+class InvarianceResult(SavedResult):
     """Feature distances and class probability under one transformation.
+
+    Plain data (numpy arrays and names, no model): `to_npz(path)` saves
+    every field and `InvarianceResult.from_npz(path)` loads it back equal.
 
     Attributes:
         transform: `"translate"`, `"scale"` or `"rotate"`.
@@ -31,6 +35,13 @@ class InvarianceResult:
         probabilities: `(N, A)` per image.
         labels: `(N,)` the classes scored (given, or the prediction on the
             untransformed image).
+
+    Example:
+
+    >>> r = kz.invariance(model, x[:5], "rotate", [0, 90], ["conv1"])
+    >>> path = r.to_npz("rotate.npz")
+    >>> kz.analysis.InvarianceResult.from_npz(path).distance["conv1"].shape
+    (2,)
     """
 
     transform: str

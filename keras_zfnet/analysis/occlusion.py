@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_zfnet import backend
 from keras_zfnet.analysis import incremental as incremental_lib
+from keras_zfnet.analysis.result_files import SavedResult
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import conv_utils
 from keras_zfnet.utils import progress
@@ -15,8 +16,11 @@ from keras_zfnet.utils import validation
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class OcclusionResult:
+class OcclusionResult(SavedResult):
     """Maps of an occlusion experiment, one value per occluder position.
+
+    Plain data (numpy arrays and names, no model): `to_npz(path)` saves
+    every field and `OcclusionResult.from_npz(path)` loads it back equal.
 
     Attributes:
         probability: `(N, Py, Px)` probability of the scored class (the true
@@ -38,6 +42,15 @@ class OcclusionResult:
         base_activity: `(N,)` total activation of the strongest map without
             occlusion, or `None`.
         layer: the layer of `activity`, or `None`.
+        labels_given: whether `labels` were given (else they are the
+            unoccluded predictions).
+
+    Example:
+
+    >>> result = kz.occlusion_sensitivity(model, x[:4], 8, 2, labels=y[:4])
+    >>> path = result.to_npz("occlusion.npz")
+    >>> kz.analysis.OcclusionResult.from_npz(path).probability.shape
+    (4, 11, 11)
     """
 
     probability: np.ndarray
