@@ -5,8 +5,11 @@ Cases (issue 16):
 - MiniZFNet preset (`kz.MiniZFNet(weights="fashion_mnist")`) over the
   10,000 Fashion-MNIST test images, conv1..conv5 (352 units), k = 9:
   targets whole site <= 60 s on 2 CPU cores and <= 20 MB on disk;
-- ZFNet (224 px, random weights) over 500 smooth random colour images,
-  conv5 only (256 units, JPEG sheets): time and size reported.
+- ZFNet (224 px, random weights) over 500 smooth random colour images
+  (`--images 200` for issue 22's case), conv5 only (256 units, JPEG
+  sheets): time and size, and the whole site against `model.predict` on
+  the same images (target <= 4x), beside the bound of its work: the scan,
+  one forward pass per image and one batched mirror pass per seed.
 
 Each case runs `kz.browse` once cold (a fresh model: XLA compilation
 included, as a user sees it), then the scan and the site writing again
@@ -149,8 +152,57 @@ def zfnet_case(count):
     rng = np.random.default_rng(0)
     coarse = rng.uniform(-1, 1, (count, 14, 14, 3)).astype("float32")
     x = tf.image.resize(coarse, (224, 224)).numpy()
-    return run_case("ZFNet conv5 (random)", lambda: kz.ZFNet(weights=None),
-                    x, ["conv5"], 9, batch_size=32)
+    row = run_case("ZFNet conv5 (random)", lambda: kz.ZFNet(weights=None),
+                   x, ["conv5"], 9, batch_size=32)
+    row.update(predict_and_bound(kz.ZFNet(weights=None), x, "conv5", 9,
+                                 row["units"], row["scan_wall"]))
+    return row
+
+
+def predict_and_bound(model, x, layer, k, units, scan_wall):
+    """`model.predict` on the same images, and the bound of the browser's
+    work: the scan, one forward pass per image, and one batched mirror
+    pass per seed (measured: a pass of 32 seeds on one image, less one
+    forward pass of that image)."""
+    import keras_zfnet as kz
+    from keras_zfnet.analysis.browse_data import PROJECTION_BATCH
+
+    model.predict(x[:32], batch_size=32, verbose=0)
+    start = clock()
+    model.predict(x, batch_size=32, verbose=0)
+    predict = since(start)[0]
+    dn = kz.Deconvnet.shared(model)
+    seeds = PROJECTION_BATCH
+    rng = np.random.default_rng(0)
+    shape = dn._graph(x.shape[1:]).nodes[
+        dn._graph(x.shape[1:]).by_name[layer]].output_shape
+    channels = rng.integers(0, shape[-1], seeds)
+    positions = rng.integers(0, shape[0], (seeds, 2))
+
+    def project(count):
+        return dn.project_positions(
+            x[:1], layer, channels[:count], positions[:count],
+            batch_size=seeds, image_indices=np.zeros(count, "int64"))
+
+    def best(function, repeats=3):
+        function()
+        times = []
+        for _ in range(repeats):
+            start = clock()
+            function()
+            times.append(since(start)[0])
+        return min(times)
+
+    one = best(lambda: project(1))
+    batch = best(lambda: project(seeds))
+    per_seed = max(0.0, batch - one) / (seeds - 1)
+    forward = predict / len(x)
+    entries = units * k
+    bound = scan_wall + len(x) * forward + entries * per_seed
+    say(f"predict {predict:.2f} s; mirror {per_seed * 1e3:.1f} ms per seed; "
+        f"bound {bound:.1f} s")
+    return dict(predict=predict, bound=bound, per_seed=per_seed,
+                entries=entries)
 
 
 def main():
@@ -178,6 +230,16 @@ def main():
               f"{r['scan_wall']:.1f} / {r['scan_cpu']:.1f} | "
               f"{r['write_wall']:.1f} / {r['write_cpu']:.1f} | "
               f"{r['size'] / 1e6:.2f} ({r['files']}) | {paint} |")
+    for r in rows:
+        if "predict" in r:
+            print(f"\n{r['case']}: whole site / model.predict on the same "
+                  f"{r['images']} images = {r['cold_wall']:.1f} / "
+                  f"{r['predict']:.1f} s = "
+                  f"{r['cold_wall'] / r['predict']:.1f}x (target <= 4x); "
+                  f"bound (scan + one forward per image + "
+                  f"{r['entries']} seeds x {r['per_seed'] * 1e3:.1f} ms "
+                  f"batched mirror) = {r['bound']:.1f} s = "
+                  f"{r['bound'] / r['predict']:.1f}x")
     print("Targets (MiniZFNet): whole site <= 60 s, <= 20 MB; first paint "
           "< 1000 ms.")
 

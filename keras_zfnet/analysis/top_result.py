@@ -213,11 +213,11 @@ class TopActivations:
         return crop_boxes(images, self.boxes(), fill)
 
     def projections(self, data, batch_size=64, index_offset=0, images=None,
-                    crop=False):
+                    crop=False, model=None):
         """Deconvnet projections of every entry (batched).
 
         Each entry seeds the mirror with its own activation at its own
-        position. Needs `model` (attached by the scan or `from_npz`).
+        position. Entries on the same image share one forward pass.
 
         Args:
             data: the scanned data.
@@ -225,33 +225,40 @@ class TopActivations:
             images: optional output of `images()`.
             crop: return receptive-field crops like `patches()` instead of
                 full-size projections.
+            model: the scanned model; needed when the result has none
+                (loaded with `from_npz(path)` alone). Default: the model
+                attached by the scan or `from_npz(path, model=...)`.
 
         Returns:
             `(C, k, H, W, C_in)` (or cropped) float32 projections; zeros in
             empty slots.
         """
-        if self.model is None:
+        model = self.model if model is None else model
+        if model is None:
             raise ValueError(
-                "This result has no model; pass it to "
+                "This result has no model; pass `model=` (the scanned "
+                "model), or load it with "
                 "TopActivations.from_npz(path, model=...)."
             )
         images = self.images(data, batch_size, index_offset) if (
             images is None) else images
-        valid = self.indices >= 0
-        c_idx, j_idx = np.nonzero(valid)
+        c_idx, j_idx = np.nonzero(self.indices >= 0)
         out = np.zeros(images.shape, "float32")
         if len(c_idx):
-            projected = _deconvnet(self.model).project_positions(
-                images[c_idx, j_idx], self.layer, self.channels[c_idx],
-                self.positions[c_idx, j_idx], batch_size=batch_size,
+            _, first, which = np.unique(self.indices[c_idx, j_idx],
+                                        return_index=True,
+                                        return_inverse=True)
+            out[c_idx, j_idx] = _deconvnet(model).project_positions(
+                images[c_idx[first], j_idx[first]], self.layer,
+                self.channels[c_idx], self.positions[c_idx, j_idx],
+                batch_size=batch_size, image_indices=which,
             )
-            out[c_idx, j_idx] = projected
         if crop:
             return crop_boxes(out, self.boxes(), 0.0)
         return out
 
     def plot(self, data, features=None, max_features=8, index_offset=0,
-             batch_size=64, title=None, display=None):
+             batch_size=64, title=None, display=None, model=None):
         """Draws the paper's Fig. 2 layout: per feature, the 3x3 (k)
         projections next to the matching image patches.
 
@@ -265,6 +272,8 @@ class TopActivations:
             display: the model's preprocessing to undo on the patches
                 (`None`, a family such as `"vgg16"` / `"resnet50"`, or a
                 function returning 0..255 pixels).
+            model: as in `projections()` (for a result loaded without
+                one).
 
         Returns:
             A `matplotlib.figure.Figure`.
@@ -277,7 +286,8 @@ class TopActivations:
         features = np.asarray(features, dtype="int64")
         subset = self.select(features)
         images = subset.images(data, batch_size, index_offset)
-        projections = subset.projections(data, images=images, crop=True)
+        projections = subset.projections(data, images=images, crop=True,
+                                         model=model)
         patches = subset.patches(data, images=images)
         return plot_top_activations(
             projections, patches,

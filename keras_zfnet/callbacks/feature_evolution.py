@@ -280,11 +280,15 @@ class FeatureEvolution(keras.callbacks.Callback):
         result = {}
         for name in self._names:
             channels = self._channels[name]
-            images = np.stack([self._images[int(i)] for i in indices[name]])
+            ids, which = np.unique(indices[name], return_inverse=True)
             if self._spatial[name]:
                 projections = self._deconvnet.project_positions(
-                    images, name, channels, tops[name].positions[:, 0])
+                    np.stack([self._images[int(i)] for i in ids]), name,
+                    channels, tops[name].positions[:, 0],
+                    image_indices=which)
             else:
+                images = np.stack([self._images[int(i)]
+                                   for i in indices[name]])
                 every = self._deconvnet.project(
                     images, name, [int(c) for c in channels], verbose=0)
                 diagonal = np.arange(len(channels))

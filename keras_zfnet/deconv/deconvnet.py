@@ -224,23 +224,42 @@ class Deconvnet:
         return result[:, 0] if single else result
 
     def project_positions(self, images, layer, channels, positions,
-                          batch_size=64):
-        """Projects one given activation per image to pixel space.
+                          batch_size=64, image_indices=None):
+        """Projects given activations (one per entry) to pixel space.
 
-        Item `i` seeds the mirror with the activation of `channels[i]` at
-        `positions[i]` of `images[i]` (its value in the forward pass) and
-        zero elsewhere. Used to project stored top activations.
+        Entry `i` seeds the mirror with the activation of `channels[i]` at
+        `positions[i]` of its image (its value in the forward pass) and zero
+        elsewhere. Used to project stored top activations.
+
+        Entries may share images: with `image_indices`, `images` holds each
+        distinct image once and entry `i` reads `images[image_indices[i]]`.
+        The forward pass then runs once per distinct image of a pass and all
+        of an image's entries share it; entries are grouped by image, at
+        most `batch_size` of them (and so of images) per pass, so memory
+        stays bounded for any number of entries.
 
         Args:
-            images: `(N, H, W, C)` images as the model expects them.
+            images: `(M, H, W, C)` images as the model expects them: one per
+                entry (`M = N`) or, with `image_indices`, the distinct ones.
             layer: a layer name or object with spatial maps.
             channels: `N` ints.
             positions: `(N, 2)` int positions `(row, col)` in the layer's
                 map.
-            batch_size: projections per mirror pass.
+            batch_size: entries per mirror pass.
+            image_indices: optional `N` ints in `[0, M)`: the image of each
+                entry. Default: entry `i` reads image `i`.
 
         Returns:
-            `(N, H, W, C)` float32 projections.
+            `(N, H, W, C)` float32 projections, in entry order.
+
+        Example:
+
+        >>> dn = Deconvnet(model)
+        >>> # 3 entries on 2 images: one forward pass per image
+        >>> dn.project_positions(x[:2], "conv5", [4, 7, 4],
+        ...                      [[1, 2], [0, 0], [3, 3]],
+        ...                      image_indices=[0, 0, 1]).shape
+        (3, 28, 28, 1)
         """
         images = validation.as_images(images, self._input_shape)
         shape = tuple(images.shape[1:])
@@ -254,13 +273,19 @@ class Deconvnet:
                 f"dense layers. Received: layer output shape {out_shape}"
             )
         channels, _ = validation.as_channels(channels, out_shape[-1], name)
-        positions = _as_positions(positions, len(images))
-        if not len(images) == len(channels) == len(positions):
-            raise ValueError(
-                "`images`, `channels` and `positions` must have the same "
-                f"length. Received: {len(images)}, {len(channels)}, "
-                f"{len(positions)}"
-            )
+        channels = np.asarray(channels, "int32")
+        count = len(channels)
+        if image_indices is None:
+            if len(images) != count:
+                raise ValueError(
+                    "`images`, `channels` and `positions` must have the "
+                    f"same length (or pass `image_indices`). Received: "
+                    f"{len(images)} images, {count} channels")
+            image_indices = np.arange(count, dtype="int32")
+        else:
+            image_indices = _as_image_indices(image_indices, count,
+                                              len(images))
+        positions = _as_positions(positions, count)
         limits = np.asarray(out_shape[:2])
         if np.any((positions < 0) | (positions >= limits)):
             raise ValueError(
@@ -268,17 +293,20 @@ class Deconvnet:
                 f"map of layer '{name}'. Received: positions={positions}"
             )
         batch_size = validation.check_batch_size(batch_size)
+        result = np.zeros((count, *shape), "float32")
+        if not count:
+            return result
         function = self._projector(shape, seed_id, "positions",
-                                   min(batch_size, len(images)))
-        parts = []
-        for start in range(0, len(images), batch_size):
-            stop = start + batch_size
-            parts.append(_numpy(function(
-                images[start:stop],
-                np.asarray(channels[start:stop], "int32"),
-                positions[start:stop],
-            )))
-        return np.concatenate(parts)
+                                   min(batch_size, count))
+        order = np.argsort(image_indices, kind="stable")
+        for start in range(0, count, batch_size):
+            picked = order[start:start + batch_size]
+            distinct, local = np.unique(image_indices[picked],
+                                        return_inverse=True)
+            result[picked] = _numpy(function(
+                images[distinct], local.astype("int32"), channels[picked],
+                positions[picked]))
+        return result
 
     # Internals -----------------------------------------------------------
 
@@ -348,7 +376,7 @@ class Deconvnet:
             projector = Projector(graph, seed_id, windows, self.rule,
                                   portable=xla)
             if mode == "positions":
-                function = projector.positions_function(shape, xla)
+                function = projector.entries_function(shape, xla)
             else:
                 function = projector.channels_function(shape, mode, xla)
             self._function_cache[key] = function
@@ -362,6 +390,23 @@ def _numpy(tensor):
 
 
 
+
+
+def _as_image_indices(indices, count, num_images):
+    """`(N,)` int32 image indices in `[0, num_images)`."""
+    array = np.asarray(indices)
+    if array.shape != (count,) or not (
+            np.issubdtype(array.dtype, np.integer) or array.size == 0):
+        raise ValueError(
+            f"`image_indices` must be {count} integers, one per entry. "
+            f"Received: image_indices with shape {array.shape} and dtype "
+            f"{array.dtype}")
+    if count and (array.min() < 0 or array.max() >= num_images):
+        raise ValueError(
+            f"`image_indices` must lie in [0, {num_images}) (one of the "
+            f"{num_images} images). Received: values from {array.min()} "
+            f"to {array.max()}")
+    return array.astype("int32")
 
 
 def _as_positions(positions, count):

@@ -60,20 +60,21 @@ class Projector:
                                self.windows, record, positions,
                                self.variant, self.portable)
 
-    def positions_function(self, shape, jit_compile):
-        """`f(images, channels, positions)`: one given activation per
-        image."""
-        def project_positions(images, channels, positions):
+    def entries_function(self, shape, jit_compile):
+        """`f(images, item_images, channels, positions)`: one given
+        activation per item, items reading shared images (one forward per
+        distinct image; all of an image's items in one mirror pass)."""
+        def project_entries(images, item_images, channels, positions):
             activations, records = self.forward(images)
-            items = ops.arange(ops.shape(images)[0], dtype="int32")
-            return self.mirror(activations, records, items, channels,
+            return self.mirror(activations, records, item_images, channels,
                                positions=positions)
 
         # Built once per (layer, shape, mode): a fixed signature, one trace.
         return one_trace_per_function(backend.compile_function(
-            project_positions,
+            project_entries,
             [((None, *shape), "float32"), ((None,), "int32"),
-             ((None, 2), "int32")], jit_compile, self.graph.variables))
+             ((None,), "int32"), ((None, 2), "int32")], jit_compile,
+            self.graph.variables))
 
     def channels_function(self, shape, mode, jit_compile):
         """`f(images, channels)`: every channel of every image, seeded by
