@@ -1,5 +1,7 @@
 """The paper's per-layer transfer protocol (Sec. 5.2-5.3, Tables 3-6)."""
 
+import dataclasses
+
 import numpy as np
 
 from keras_zfnet.analysis import data_stream
@@ -17,6 +19,23 @@ from keras_zfnet.utils import progress
 BASELINES = (None, SCRATCH)
 
 
+@dataclasses.dataclass
+class _Task:
+    """What the probes of every layer share: the labels, classifiers and C
+    grid, the splits and their inner folds, and the per-split results
+    `records[(classifier, layer, per_class)]` (a list in split order)."""
+
+    labels: np.ndarray
+    eval_labels: np.ndarray
+    multi_label: bool
+    items: tuple
+    grid: tuple
+    separate: bool
+    plan: dict = dataclasses.field(default_factory=dict)
+    folds: dict = dataclasses.field(default_factory=dict)
+    records: dict = dataclasses.field(default_factory=dict)
+
+
 def _check_int(value, name, minimum=1):
     if isinstance(value, bool) or np.ndim(value) != 0 or int(value) != value \
             or value < minimum:
@@ -27,35 +46,52 @@ def _check_int(value, name, minimum=1):
     return int(value)
 
 
-def _check_classes(labels, test_labels, multi_label):
-    """At least two classes, and no test class the training never sees
-    (either would give a meaningless score, e.g. 1.0 or 0.0)."""
-    if multi_label:
-        return
-    classes = np.unique(labels)
-    if len(classes) < 2:
+def _check_options(splits, batch_size, baseline_epochs, baseline_patience,
+                   test_per_class, pixel_probe, baseline, baseline_search,
+                   probe_grid, probe_folds):
+    """The counts, switches and searches, normalized (a dict)."""
+    options = {name: _check_int(value, name) for name, value in dict(
+        splits=splits, batch_size=batch_size, baseline_epochs=baseline_epochs,
+        baseline_patience=baseline_patience).items()}
+    if not isinstance(pixel_probe, (bool, np.bool_)):
+        raise ValueError("`pixel_probe` must be True or False. "
+                         f"Received: pixel_probe={pixel_probe!r}")
+    if baseline not in BASELINES:
         raise ValueError(
-            "`labels` must hold at least 2 classes (one class gives a "
-            f"meaningless perfect score). Received: labels with classes "
-            f"{classes.tolist()}"
+            f"`baseline` must be None or 'scratch'. Received: "
+            f"baseline={baseline!r}"
         )
-    if test_labels is not None:
-        unseen = np.setdiff1d(np.unique(test_labels), classes)
-        if unseen.size:
-            raise ValueError(
-                f"`test_labels` has classes {unseen.tolist()} that `labels` "
-                "never shows the classifiers. Received: test_labels with "
-                f"classes {np.unique(test_labels).tolist()}"
-            )
+    return dict(
+        options, pixel_probe=bool(pixel_probe), baseline=baseline,
+        test_per_class=None if test_per_class is None else
+        _check_int(test_per_class, "test_per_class"),
+        baseline_search=check_search(baseline_search),
+        probe_grid=linear_probe.check_grid(probe_grid),
+        probe_folds=layer_splits.check_folds(probe_folds))
 
 
-def _length(data, labels, data_name, labels_name):
-    if isinstance(data, np.ndarray) and len(data) != len(labels):
-        raise ValueError(
-            f"`{labels_name}` must have one entry per image of `{data_name}`"
-            f" ({len(data)} images). Received: {labels_name} of length "
-            f"{len(labels)}"
-        )
+def _draw_splits(task, per_class, splits, seed, test_per_class, test_labels,
+                 probe_folds):
+    """Fills `task.plan` (the train / test split of every size and split)
+    and `task.folds` (each training split's inner folds, drawn from the
+    split's seed; the same for every layer and classifier)."""
+    seeds = layer_splits.split_seeds(seed, splits)
+    for k in per_class:
+        for s in range(splits):
+            train, test = layer_splits.draw_split(
+                task.labels, k, seeds[s], task.multi_label, test_per_class,
+                test_labels)
+            task.plan[(k, s)] = (train, test)
+            task.folds[(k, s)] = layer_splits.inner_folds(
+                task.labels[train], task.multi_label, probe_folds, seeds[s])
+    return seeds
+
+
+def _needed(plan, parts):
+    """Sorted positions used by the `parts` (0: train, 1: test) of every
+    split."""
+    return np.unique(np.concatenate([split[part] for split in plan.values()
+                                     for part in parts]))
 
 
 def _features(model, names, data, needed, pooling, batch_size, verbose):
@@ -72,18 +108,52 @@ def _features(model, names, data, needed, pooling, batch_size, verbose):
     return features, np.arange(count)
 
 
-def _probe(name, k, features, train_rows, test_features, test_rows, train,
-           test, items, labels, eval_labels, multi_label, scores):
-    """Fits every classifier on one split's standardized features and
-    appends its test score to `scores[(classifier, name, k)]`."""
-    z_train, z_all = linear_probe.project(features[train_rows],
-                                          test_features)
-    z_test = z_all[test_rows]
-    for item in items:
-        scores.setdefault((linear_probe.classifier_name(item), name, k),
-                          []).append(linear_probe.evaluate(
-            item, z_train, labels[train], z_test, eval_labels[test],
-            multi_label))
+def _layer_features(task, model, names, data, test_data, pooling, batch_size,
+                    verbose):
+    """`(features, rows, test_features, test_rows)` of every layer: the
+    training (and, without a separate test set, test) images of `data`,
+    and the test images."""
+    parts = (0,) if task.separate else (0, 1)
+    feats, rows = _features(model, names, data, _needed(task.plan, parts),
+                            pooling, batch_size, verbose)
+    layer_splits.check_count(rows, task.labels, "data", "labels")
+    if not task.separate:
+        return feats, rows, feats, rows
+    test_feats, test_rows = _features(model, names, test_data,
+                                      _needed(task.plan, (1,)), pooling,
+                                      batch_size, verbose)
+    layer_splits.check_count(test_rows, task.eval_labels, "test_data",
+                             "test_labels")
+    return feats, rows, test_feats, test_rows
+
+
+def _probe(task, layer, key, features, rows, test_features, test_rows):
+    """Every classifier on one layer's features in one split (C chosen by
+    inner cross-validation); appends to `task.records`."""
+    k, _ = key
+    train, test = task.plan[key]
+    results = linear_probe.probe_split(
+        task.items, features[rows[train]], task.labels[train], test_features,
+        test_rows[test], task.eval_labels[test], task.multi_label,
+        task.folds[key], task.grid)
+    for item, result in zip(task.items, results):
+        task.records.setdefault(
+            (linear_probe.classifier_name(item), layer, k), []).append(result)
+
+
+def _probe_layers(task, names, feats, rows, test_feats, test_rows, verbose):
+    """Probes every layer in every split, dropping each layer's features
+    when done."""
+    bar = progress.bar(len(names) * len(task.plan), verbose, unit_name="fit")
+    done = 0
+    for name in names:
+        for key in task.plan:
+            _probe(task, name, key, feats[name], rows, test_feats[name],
+                   test_rows)
+            done += 1
+            bar.update(done)
+        feats.pop(name)
+        test_feats.pop(name, None)
 
 
 def _pixels(data, needed, image_shape, batch_size):
@@ -103,12 +173,95 @@ def _images(data, indices, image_shape, batch_size):
     return np.stack([found[int(i)] for i in indices])
 
 
+def _probe_pixels(task, data, test_data, image_shape, batch_size):
+    """The raw-pixel control: the same probes on the flattened input."""
+    parts = (0,) if task.separate else (0, 1)
+    pixels, rows = _pixels(data, _needed(task.plan, parts), image_shape,
+                           batch_size)
+    test_pixels, test_rows = pixels, rows
+    if task.separate:
+        test_pixels, test_rows = _pixels(test_data, _needed(task.plan, (1,)),
+                                         image_shape, batch_size)
+    for key in task.plan:
+        _probe(task, PIXELS, key, pixels, rows, test_pixels, test_rows)
+
+
+def _scratch(task, model, data, test_data, image_shape, seeds, options,
+             verbose):
+    """The from-scratch baseline of every split (`records` and the runs)."""
+    test_source = test_data if task.separate else data
+    batch_size = options["batch_size"]
+    runs = []
+    bar = progress.bar(len(task.plan), verbose, unit_name="net")
+    for done, ((k, s), (train, test)) in enumerate(task.plan.items(), 1):
+        score, info = train_and_score(
+            model, _images(data, train, image_shape, batch_size),
+            task.labels[train],
+            _images(test_source, test, image_shape, batch_size),
+            task.eval_labels[test], task.multi_label,
+            options["baseline_epochs"], seed=int(seeds[s]),
+            search=options["baseline_search"],
+            patience=options["baseline_patience"])
+        task.records.setdefault((SCRATCH, "all", k), []).append(dict(
+            score=float(score), validation=info["validation_score"],
+            C=float("nan"), curve=None))
+        runs.append(dict(per_class=k, split=s, score=float(score), **info))
+        bar.update(done)
+    return tuple(runs)
+
+
+def _row(classifier, layer, k, metric, records):
+    """One result row from a (classifier, layer, size)'s split records."""
+    scores = np.array([r["score"] for r in records], dtype="float64")
+    validation = np.array([r["validation"] for r in records],
+                          dtype="float64")
+    finite = validation[np.isfinite(validation)]
+    return dict(classifier=classifier, layer=layer, per_class=k,
+                metric=metric, mean=float(scores.mean()),
+                std=float(scores.std()), scores=scores,
+                validation_scores=validation,
+                validation_mean=float(finite.mean()) if finite.size
+                else float("nan"),
+                C=np.array([r["C"] for r in records], dtype="float64"))
+
+
+def _result(task, names, per_class, splits, seed, runs):
+    """The `LayerAnalysis`: rows in classifier, layer (pixels first), size
+    order, the baseline last."""
+    metric = ("mean_average_precision" if task.multi_label
+              else "mean_class_accuracy")
+    order = [linear_probe.classifier_name(i) for i in task.items] + [SCRATCH]
+
+    def position(entry):
+        classifier, layer, k = entry[0]
+        return (order.index(classifier),
+                names.index(layer) if layer in names else -1,
+                per_class.index(k))
+
+    rows, curves = [], {}
+    for key, records in sorted(task.records.items(), key=position):
+        rows.append(_row(*key, metric, records))
+        if key[0] != SCRATCH:
+            curves[key] = np.stack([r["curve"] for r in records])
+    folds = {key: np.full(len(task.plan[key][0]), -1, dtype="int64")
+             if f is None else f for key, f in task.folds.items()}
+    return LayerAnalysis(
+        rows=tuple(rows), metric=metric, layers=tuple(names),
+        per_class=per_class, splits=splits, baseline_runs=runs,
+        train_indices={key: p[0] for key, p in task.plan.items()},
+        test_indices={key: p[1] for key, p in task.plan.items()},
+        validation_folds=folds, validation_curves=curves,
+        probe_grid=task.grid,
+        seed=int(seed) if isinstance(seed, (int, np.integer)) else seed)
+
+
 def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
                    classifiers=("svm", "softmax"), test_per_class=None,
                    seed=0, baseline=None, verbose="auto", *, pooling=None,
                    test_data=None, test_labels=None, batch_size=64,
                    baseline_epochs=200, baseline_search=None,
-                   baseline_patience=20, pixel_probe=True):
+                   baseline_patience=20, pixel_probe=True,
+                   probe_grid=linear_probe.DEFAULT_GRID, probe_folds=3):
     """Linear classifiers on each layer's frozen features, over random splits.
 
     The paper's protocol (Caltech-101/256, Tables 3-4; per-layer Table 6):
@@ -119,6 +272,18 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
     features; the score is the mean per-class accuracy (mean average
     precision for multi-hot labels, PASCAL style), reported as mean +- std
     over the splits. Every training-set size uses the same split seeds.
+
+    The classifiers' regularization `C` is chosen by inner cross-validation
+    on each training split alone, never on its test images: stratified
+    folds (`min(probe_folds, images per class)` of them; each fold
+    standardized and projected with its own fitting part), every value of
+    `probe_grid`, the best mean validation score wins (a tie goes to the
+    earlier value) and is refitted on the whole training split. With one
+    training image per class nothing can be cross-validated: C is fixed
+    (1.0, or a one-value grid's value) and the validation score is NaN. The
+    chosen C and validation score of every split are in the rows and
+    `.to_csv(path, per_split=True)`; `.best_layer(classifier, per_class)`
+    chooses the layer on those validation scores.
 
     `baseline="scratch"` adds the paper's "non-pretrained convnet" row: the
     same architecture, randomly initialized with a new classifier, tuned and
@@ -167,10 +332,15 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
             the raw input pixels, the control every transfer table needs
             (features that do not beat pixels have learned nothing useful
             for the task).
+        probe_grid: the C values the probes' inner cross-validation tries
+            (a single value fixes C); estimators passed in `classifiers` are
+            used with their own settings.
+        probe_folds: the most inner cross-validation folds.
 
     Returns:
-        A `LayerAnalysis` with `.rows`, `.to_markdown()`, `.to_csv(path)` and
-        `.plot()`.
+        A `LayerAnalysis` with `.rows`, `.best_layer(classifier,
+        per_class)`, `.differences(reference)`, `.to_markdown()`,
+        `.to_csv(path, per_split=False)`, `.to_npz(path)` and `.plot()`.
 
     Raises:
         ValueError: for an unknown layer or classifier, labels and data of
@@ -187,139 +357,31 @@ def layer_analysis(model, layers, data, labels, per_class=(15, 30), splits=5,
     """
     graph = model_graph(model)
     names, _ = graph.resolve_many(layers, what="layers")
-    labels, multi_label = layer_splits.as_labels(labels)
+    labels, test_labels, multi_label = layer_splits.check_labels(
+        data, labels, test_data, test_labels)
     items = linear_probe.check_classifiers(classifiers, multi_label)
     per_class = layer_splits.as_per_class(per_class)
-    splits = _check_int(splits, "splits")
-    batch_size = _check_int(batch_size, "batch_size")
-    baseline_epochs = _check_int(baseline_epochs, "baseline_epochs")
-    baseline_patience = _check_int(baseline_patience, "baseline_patience")
-    if not isinstance(pixel_probe, (bool, np.bool_)):
-        raise ValueError("`pixel_probe` must be True or False. "
-                         f"Received: pixel_probe={pixel_probe!r}")
-    baseline_search = check_search(baseline_search)
-    if test_per_class is not None:
-        test_per_class = _check_int(test_per_class, "test_per_class")
-    if baseline not in BASELINES:
-        raise ValueError(
-            f"`baseline` must be None or 'scratch'. Received: "
-            f"baseline={baseline!r}"
-        )
-    if (test_data is None) != (test_labels is None):
-        raise ValueError(
-            "`test_data` and `test_labels` go together. Received: "
-            f"test_data={'None' if test_data is None else 'given'}, "
-            f"test_labels={'None' if test_labels is None else 'given'}"
-        )
-    _length(data, labels, "data", "labels")
-    if test_labels is not None:
-        test_labels, test_multi = layer_splits.as_labels(test_labels,
-                                                         "test_labels")
-        if test_multi != multi_label or (multi_label and test_labels.shape[1]
-                                         != labels.shape[1]):
-            raise ValueError(
-                "`test_labels` must be of the same kind as `labels` "
-                f"(multi-hot with {labels.shape[1:]} classes or 1-D). "
-                f"Received: test_labels.shape={test_labels.shape}"
-            )
-        _length(test_data, test_labels, "test_data", "test_labels")
-    _check_classes(labels, test_labels, multi_label)
+    options = _check_options(
+        splits, batch_size, baseline_epochs, baseline_patience,
+        test_per_class, pixel_probe, baseline, baseline_search, probe_grid,
+        probe_folds)
     layer_splits.check_per_class(per_class, labels, multi_label,
                                  keep_test=test_labels is None)
-
-    seeds = layer_splits.split_seeds(seed, splits)
-    plan = {(k, s): layer_splits.draw_split(
-        labels, k, seeds[s], multi_label, test_per_class, test_labels)
-        for k in per_class for s in range(splits)}
-    if test_labels is None:
-        needed = np.unique(np.concatenate(
-            [np.concatenate(p) for p in plan.values()]))
-        feats, rows = _features(model, names, data, needed, pooling,
-                                batch_size, verbose)
-        test_feats, test_rows = feats, rows
-    else:
-        needed = np.unique(np.concatenate([p[0] for p in plan.values()]))
-        feats, rows = _features(model, names, data, needed, pooling,
-                                batch_size, verbose)
-        test_needed = np.unique(np.concatenate([p[1] for p in plan.values()]))
-        test_feats, test_rows = _features(model, names, test_data,
-                                          test_needed, pooling, batch_size,
-                                          verbose)
-    _check_count(rows, labels, "data", "labels")
-    _check_count(test_rows, labels if test_labels is None else test_labels,
-                 "data" if test_labels is None else "test_data",
-                 "labels" if test_labels is None else "test_labels")
-    eval_labels = labels if test_labels is None else test_labels
-
-    metric = ("mean_average_precision" if multi_label
-              else "mean_class_accuracy")
-    scores = {}
-    bar = progress.bar(len(names) * len(plan), verbose, unit_name="fit")
-    done = 0
-    probe = dict(items=items, labels=labels, eval_labels=eval_labels,
-                 multi_label=multi_label, scores=scores)
-    for name in names:
-        for (k, _), (train, test) in plan.items():
-            _probe(name, k, feats[name], rows[train], test_feats[name],
-                   test_rows[test], train, test, **probe)
-            done += 1
-            bar.update(done)
-        feats.pop(name)
-        if test_labels is not None:
-            test_feats.pop(name)
-
-    if pixel_probe:
-        if test_labels is None:
-            pixels, pixel_rows = _pixels(data, needed, graph.input_shape,
-                                         batch_size)
-            test_pixels, test_pixel_rows = pixels, pixel_rows
-        else:
-            pixels, pixel_rows = _pixels(data, needed, graph.input_shape,
-                                         batch_size)
-            test_pixels, test_pixel_rows = _pixels(
-                test_data, test_needed, graph.input_shape, batch_size)
-        for (k, _), (train, test) in plan.items():
-            _probe(PIXELS, k, pixels, pixel_rows[train], test_pixels,
-                   test_pixel_rows[test], train, test, **probe)
-
-    baseline_runs = []
-    if baseline == SCRATCH:
-        test_source = data if test_labels is None else test_data
-        bar = progress.bar(len(plan), verbose, unit_name="net")
-        for done, ((k, s), (train, test)) in enumerate(plan.items(), 1):
-            score, info = train_and_score(
-                model, _images(data, train, graph.input_shape, batch_size),
-                labels[train],
-                _images(test_source, test, graph.input_shape, batch_size),
-                eval_labels[test], multi_label, baseline_epochs,
-                seed=int(seeds[s]), search=baseline_search,
-                patience=baseline_patience)
-            scores.setdefault((SCRATCH, "all", k), []).append(score)
-            baseline_runs.append(dict(per_class=k, split=s, score=score,
-                                      **info))
-            bar.update(done)
-
-    order = [linear_probe.classifier_name(i) for i in items] + [SCRATCH]
-    result_rows = tuple(
-        dict(classifier=c, layer=layer, per_class=k, metric=metric,
-             mean=float(np.mean(v)), std=float(np.std(v)),
-             scores=np.asarray(v, dtype="float64"))
-        for (c, layer, k), v in sorted(
-            scores.items(), key=lambda kv: (
-                order.index(kv[0][0]),
-                names.index(kv[0][1]) if kv[0][1] in names else -1,
-                per_class.index(kv[0][2]))))
-    return LayerAnalysis(rows=result_rows, metric=metric, layers=tuple(names),
-                         per_class=per_class, splits=splits,
-                         baseline_runs=tuple(baseline_runs),
-                         train_indices={key: p[0] for key, p in plan.items()},
-                         test_indices={key: p[1] for key, p in plan.items()})
-
-
-def _check_count(rows, labels, data_name, labels_name):
-    if len(rows) != len(labels):
-        raise ValueError(
-            f"`{labels_name}` must have one entry per image of `{data_name}`"
-            f" ({len(rows)} images streamed). Received: {labels_name} of "
-            f"length {len(labels)}"
-        )
+    task = _Task(labels=labels, multi_label=multi_label, items=items,
+                 eval_labels=labels if test_labels is None else test_labels,
+                 grid=options["probe_grid"],
+                 separate=test_labels is not None)
+    seeds = _draw_splits(task, per_class, options["splits"], seed,
+                         options["test_per_class"], test_labels,
+                         options["probe_folds"])
+    _probe_layers(task, names, *_layer_features(
+        task, model, names, data, test_data, pooling, options["batch_size"],
+        verbose), verbose)
+    if options["pixel_probe"]:
+        _probe_pixels(task, data, test_data, graph.input_shape,
+                      options["batch_size"])
+    runs = ()
+    if options["baseline"] == SCRATCH:
+        runs = _scratch(task, model, data, test_data, graph.input_shape,
+                        seeds, options, verbose)
+    return _result(task, names, per_class, options["splits"], seed, runs)

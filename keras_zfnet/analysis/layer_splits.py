@@ -72,6 +72,71 @@ def check_per_class(per_class, labels, multi_label, keep_test):
         )
 
 
+def _check_classes(labels, test_labels, multi_label):
+    """At least two classes, and no test class the training never sees
+    (either would give a meaningless score, e.g. 1.0 or 0.0)."""
+    if multi_label:
+        return
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError(
+            "`labels` must hold at least 2 classes (one class gives a "
+            f"meaningless perfect score). Received: labels with classes "
+            f"{classes.tolist()}"
+        )
+    if test_labels is not None:
+        unseen = np.setdiff1d(np.unique(test_labels), classes)
+        if unseen.size:
+            raise ValueError(
+                f"`test_labels` has classes {unseen.tolist()} that `labels` "
+                "never shows the classifiers. Received: test_labels with "
+                f"classes {np.unique(test_labels).tolist()}"
+            )
+
+
+def _length(data, labels, data_name, labels_name):
+    if isinstance(data, np.ndarray) and len(data) != len(labels):
+        raise ValueError(
+            f"`{labels_name}` must have one entry per image of `{data_name}`"
+            f" ({len(data)} images). Received: {labels_name} of length "
+            f"{len(labels)}"
+        )
+
+
+def check_count(rows, labels, data_name, labels_name):
+    if len(rows) != len(labels):
+        raise ValueError(
+            f"`{labels_name}` must have one entry per image of `{data_name}`"
+            f" ({len(rows)} images streamed). Received: {labels_name} of "
+            f"length {len(labels)}"
+        )
+
+
+def check_labels(data, labels, test_data, test_labels):
+    """`(labels, test_labels, multi_label)`, checked against the data and
+    against each other."""
+    labels, multi_label = as_labels(labels)
+    if (test_data is None) != (test_labels is None):
+        raise ValueError(
+            "`test_data` and `test_labels` go together. Received: "
+            f"test_data={'None' if test_data is None else 'given'}, "
+            f"test_labels={'None' if test_labels is None else 'given'}"
+        )
+    _length(data, labels, "data", "labels")
+    if test_labels is not None:
+        test_labels, test_multi = as_labels(test_labels, "test_labels")
+        if test_multi != multi_label or (multi_label and test_labels.shape[1]
+                                         != labels.shape[1]):
+            raise ValueError(
+                "`test_labels` must be of the same kind as `labels` "
+                f"(multi-hot with {labels.shape[1:]} classes or 1-D). "
+                f"Received: test_labels.shape={test_labels.shape}"
+            )
+        _length(test_data, test_labels, "test_data", "test_labels")
+    _check_classes(labels, test_labels, multi_label)
+    return labels, test_labels, multi_label
+
+
 def split_seeds(seed, splits):
     """One integer seed per split, drawn from `seed`."""
     return np.random.default_rng(seed).integers(0, 2**31 - 1, size=splits)
@@ -131,3 +196,49 @@ def draw_split(labels, k, seed, multi_label, test_per_class=None,
     test = np.arange(len(test_labels))
     return train, _cap_test(test_labels, test, multi_label, test_per_class,
                             rng)
+
+
+def check_folds(folds):
+    """`probe_folds` as an integer >= 2, or a `ValueError`."""
+    number = isinstance(folds, (int, float, np.number)) and not isinstance(
+        folds, (bool, np.bool_))
+    if not number or int(folds) != folds or folds < 2:
+        raise ValueError(
+            "`probe_folds` must be an integer >= 2 (inner cross-validation "
+            f"folds of each training split). Received: probe_folds={folds!r}")
+    return int(folds)
+
+
+def inner_folds(labels, multi_label, folds, seed):
+    """Stratified folds of one training split for the probes' inner
+    cross-validation.
+
+    `min(folds, smallest class count)` folds (positives per class for
+    multi-hot labels): each class's images in random order, dealt to the
+    folds in turn, continuing from class to class so that the folds differ
+    in size by at most one image.
+
+    Args:
+        labels: the training split's `(n,)` or `(n, C)` labels.
+        multi_label: whether `labels` are multi-hot (then the images are
+            dealt in random order, without stratification).
+        folds: the most folds.
+        seed: seed of the random order.
+
+    Returns:
+        `(n,)` int64 fold of each image, or `None` when a class has a single
+        image (no inner cross-validation is possible).
+    """
+    _, counts = class_counts(labels, multi_label)
+    count = int(min(folds, counts.min()))
+    if count < 2:
+        return None
+    rng = np.random.default_rng(int(seed))
+    if multi_label:
+        order = rng.permutation(len(labels))
+    else:
+        order = np.concatenate([rng.permutation(np.flatnonzero(labels == c))
+                                for c in np.unique(labels)])
+    assigned = np.empty(len(labels), dtype="int64")
+    assigned[order] = np.arange(len(labels)) % count
+    return assigned
