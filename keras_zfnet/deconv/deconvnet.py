@@ -14,11 +14,13 @@ from keras_zfnet.utils import validation
 MODES = ("max", "all")
 # Nominal size for models whose input has no fixed size (validation only).
 _PROBE_SIZE = 512
-# Projections of networks cheaper than this (backward multiply-adds per
-# projection on whole maps) run in XLA when a pass holds fewer than
-# _XLA_MAX_ITEMS of them.
-_XLA_MAX_FULL_COST = 1e8
-_XLA_MAX_ITEMS = 16
+# A pass runs in XLA when its multiply-adds (one forward per image plus the
+# mirror of every item on its windows) are fewer than this.
+_XLA_MAX_PASS_COST = 1e8
+# `batch_size="auto"`: items per pass so that their mirror signals hold
+# about this many floats, between the two bounds.
+_PASS_FLOATS = 2 ** 24
+_AUTO_ITEMS = (64, 1024)
 
 
 class Deconvnet:
@@ -164,8 +166,8 @@ class Deconvnet:
                 graph, graph.by_name[name], self.rule, xla_compatible)
         return self._mirror_cache[key]
 
-    def project(self, images, layer, channels, mode="max", batch_size=64,
-                verbose="auto"):
+    def project(self, images, layer, channels, mode="max",
+                batch_size="auto", verbose="auto"):
         """Projects activations of `layer` back to pixel space.
 
         Args:
@@ -180,8 +182,10 @@ class Deconvnet:
                 zeroes the other channels. Both seed the mirror with the
                 activation values themselves.
             batch_size: number of (image, channel) projections per mirror
-                pass. All requested channels of an image are projected in
-                one batched pass.
+                pass, or `"auto"` (default): as many as hold about 64 MB of
+                mirror signals, between 64 and 1024 (small networks project
+                many images in one pass). All requested channels of an image
+                are projected in one batched pass.
             verbose: `"auto"`, 0 or 1: a progress bar when several passes
                 are needed.
 
@@ -201,13 +205,16 @@ class Deconvnet:
         channels, single = validation.as_channels(
             channels, graph.nodes[seed_id].output_shape[-1], name
         )
-        batch_size = validation.check_batch_size(batch_size)
+        batch_size = self._pass_items(
+            graph, seed_id, mode,
+            validation.check_batch_size(batch_size, allow_auto=True))
         num = len(channels)
         result = np.zeros((len(images), num, *shape), dtype="float32")
         per_pass = max(1, batch_size // num)
         channel_step = min(num, batch_size)
         items = min(len(images), per_pass) * channel_step
-        function = self._projector(shape, seed_id, mode, items)
+        function = self._projector(shape, seed_id, mode, items,
+                                   min(len(images), per_pass))
         steps = [
             (start, stop)
             for start in range(0, len(images), per_pass)
@@ -224,7 +231,7 @@ class Deconvnet:
         return result[:, 0] if single else result
 
     def project_positions(self, images, layer, channels, positions,
-                          batch_size=64, image_indices=None):
+                          batch_size="auto", image_indices=None):
         """Projects given activations (one per entry) to pixel space.
 
         Entry `i` seeds the mirror with the activation of `channels[i]` at
@@ -245,7 +252,8 @@ class Deconvnet:
             channels: `N` ints.
             positions: `(N, 2)` int positions `(row, col)` in the layer's
                 map.
-            batch_size: entries per mirror pass.
+            batch_size: entries per mirror pass, or `"auto"` (as in
+                `project`).
             image_indices: optional `N` ints in `[0, M)`: the image of each
                 entry. Default: entry `i` reads image `i`.
 
@@ -292,12 +300,15 @@ class Deconvnet:
                 f"`positions` must lie in the {out_shape[0]}x{out_shape[1]} "
                 f"map of layer '{name}'. Received: positions={positions}"
             )
-        batch_size = validation.check_batch_size(batch_size)
+        batch_size = self._pass_items(
+            graph, seed_id, "positions",
+            validation.check_batch_size(batch_size, allow_auto=True))
         result = np.zeros((count, *shape), "float32")
         if not count:
             return result
-        function = self._projector(shape, seed_id, "positions",
-                                   min(batch_size, count))
+        items = min(batch_size, count)
+        function = self._projector(shape, seed_id, "positions", items,
+                                   min(items, len(images)))
         order = np.argsort(image_indices, kind="stable")
         for start in range(0, count, batch_size):
             picked = order[start:start + batch_size]
@@ -350,29 +361,46 @@ class Deconvnet:
             )
         return shape
 
-    def _use_xla(self, graph, seed_id, items):
+    def _windows(self, graph, seed_id, mode):
+        """The windows of a pass (shared by every `Deconvnet` of the
+        model)."""
+        kind = "all" if mode == "all" else "max"
+        return self._view.cached(
+            ("deconv_windows", graph.nodes[0].output_shape, seed_id, kind,
+             self.windowed),
+            lambda: windows_lib.choose(graph, seed_id, kind, self.windowed))
+
+    def _pass_items(self, graph, seed_id, mode, batch_size):
+        """Items per pass: `batch_size`, or its `"auto"` choice."""
+        if batch_size != "auto":
+            return batch_size
+        windows = self._windows(graph, seed_id, mode)
+        floats = max(1, windows_lib.signal_floats(graph, seed_id, windows))
+        low, high = _AUTO_ITEMS
+        return int(min(high, max(low, _PASS_FLOATS // floats)))
+
+    def _use_xla(self, graph, seed_id, mode, items, images):
         """The cost model's compile choice, the same for every topology."""
         if self.jit_compile != "auto":
             return bool(self.jit_compile)
-        # Measured on 2 CPU cores: XLA fuses the many small ops of a few
-        # projections of a small network (MiniZFNet conv5, one projection:
-        # 5.2 -> 3.4 ms); for large networks or many projections per pass
-        # oneDNN's convolutions and TensorFlow's unpooling kernel win.
-        if items >= _XLA_MAX_ITEMS:
-            return False
-        cost = self._view.cached(
+        # Measured on 2 CPU cores: XLA fuses the many small ops of a cheap
+        # pass (MiniZFNet conv5, one projection: 5.2 -> 3.4 ms; a 32-px
+        # CNN, 16 images x 16 channels in one pass: 21 -> 18 ms); for large
+        # networks or many projections per pass oneDNN's convolutions and
+        # TensorFlow's unpooling kernel win.
+        forward = self._view.cached(
             ("deconv_full_cost", graph.nodes[0].output_shape, seed_id),
             lambda: windows_lib.full_windows(graph, seed_id).cost)
-        return cost < _XLA_MAX_FULL_COST
+        mirror = self._windows(graph, seed_id, mode).cost
+        return images * forward + items * mirror < _XLA_MAX_PASS_COST
 
-    def _projector(self, shape, seed_id, mode, items):
+    def _projector(self, shape, seed_id, mode, items, images):
+        """The compiled pass for `items` projections of `images` images."""
         graph = self._graph(shape)
-        xla = self._use_xla(graph, seed_id, items)
+        xla = self._use_xla(graph, seed_id, mode, items, images)
         key = (shape, seed_id, mode, xla)
         if key not in self._function_cache:
-            windows = windows_lib.choose(
-                graph, seed_id, "all" if mode == "all" else "max",
-                self.windowed)
+            windows = self._windows(graph, seed_id, mode)
             projector = Projector(graph, seed_id, windows, self.rule,
                                   portable=xla)
             if mode == "positions":

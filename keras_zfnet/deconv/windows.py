@@ -46,6 +46,23 @@ def full_windows(graph, seed_id):
     return Windows(offsets, sizes, dict(offsets), False, cost)
 
 
+def signal_floats(graph, seed_id, windows):
+    """Floats of one item's mirror signals: each node's window (or whole
+    output) times its channels, summed over the nodes below the seed."""
+    total = 0
+    for i in graph.ancestors(seed_id):
+        shape = graph.nodes[i].output_shape
+        if len(shape) == 3:
+            rows, cols = windows.sizes.get(i, shape[:2])
+            total += rows * cols * shape[-1]
+        else:
+            count = 1
+            for d in shape:
+                count *= d or 1
+            total += count
+    return total
+
+
 def receptive_windows(graph, seed_id):
     """Receptive-field windows of one seed position of `seed_id`, or None
     when a node below the seed is not local (dense, global pooling, a
