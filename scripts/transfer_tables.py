@@ -92,6 +92,12 @@ def _analyse(name, model, data, labels, output, scratch_epochs, **kwargs):
     scratch_seconds = time.perf_counter() - start
     probes.to_csv(os.path.join(output, f"{name}_layers.csv"))
     scratch.to_csv(os.path.join(output, f"{name}_scratch.csv"))
+    # one row per (classifier, layer, size, split): seed, test and
+    # validation scores, chosen C
+    probes.to_csv(os.path.join(output, f"{name}_layers_splits.csv"),
+                  per_split=True)
+    scratch.to_csv(os.path.join(output, f"{name}_scratch_splits.csv"),
+                   per_split=True)
     caltech = ["| model | 15/class | 30/class |", "|---|---:|---:|"]
     for label, classifier, layer in (
             ("pretrained, frozen fc7 + softmax", "softmax", "fc7"),

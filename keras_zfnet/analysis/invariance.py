@@ -63,6 +63,44 @@ class InvarianceResult(SavedResult):
             self.amounts[:, 1]), self.amounts[:, 0], self.amounts[:, 1])
         return np.sign(main) * np.hypot(*self.amounts.T)
 
+    def interval(self, what, confidence=0.95):
+        """The mean over images with a confidence band, per amount.
+
+        Args:
+            what: a layer name (feature distance) or `"probability"`.
+            confidence: `0.95` (default), `0.9` or `0.99`: the band is mean
+                +- z * std / sqrt(N) (normal approximation, meant for the
+                100+ images a Fig. 5 reading needs).
+
+        Returns:
+            `(mean, low, high)`, three `(A,)` float arrays.
+
+        Example:
+
+        >>> r = kz.invariance(model, x[:100], "rotate", [0, 90], ["conv1"])
+        >>> mean, low, high = r.interval("probability")
+        """
+        z = {0.9: 1.6449, 0.95: 1.96, 0.99: 2.5758}
+        if confidence not in z:
+            raise ValueError("`confidence` must be one of "
+                             f"{sorted(z)}. Received: confidence="
+                             f"{confidence!r}")
+        if what == "probability":
+            values = self.probabilities
+        elif what in self.distances:
+            values = self.distances[what]
+        else:
+            raise ValueError(
+                f"`what` must be 'probability' or one of the layers "
+                f"{list(self.layers)}. Received: what={what!r}")
+        values = np.asarray(values, "float64")
+        mean = values.mean(axis=0)
+        if len(values) < 2:
+            return mean, mean.copy(), mean.copy()
+        half = z[confidence] * values.std(axis=0, ddof=1) / np.sqrt(
+            len(values))
+        return mean, mean - half, mean + half
+
     def __repr__(self):
         return (f"<InvarianceResult {self.transform}: {len(self.amounts)} "
                 f"amounts, {self.probabilities.shape[0]} images, layers "

@@ -32,10 +32,11 @@ SECTION_IDS = ("fig2", "fig4", "fig5", "fig6", "fig7", "correspondence",
                "transfer", "run")
 
 DEFAULT = dict(images=None, features=6, occlusion_images=3,
-               invariance_step=1, diagnosis_images=256, parts_images=10,
+               invariance_step=1, invariance_images=100, diagnosis_images=256, parts_images=10,
                trials=19, per_class=(15, 30), splits=3, scratch_epochs=10,
                train_images=12000, train_epochs=3, test_per_class=60)
 QUICK = dict(images=1000, features=3, occlusion_images=2, invariance_step=2,
+             invariance_images=100,
              diagnosis_images=64, parts_images=6, trials=3, per_class=(15,),
              splits=2, scratch_epochs=5, train_images=3000, train_epochs=2,
              test_per_class=40)

@@ -115,7 +115,16 @@ def run(args):
         "split(s), mean and std.")
     report.figure(result.plot(), "Score per layer", name="transfer.png")
     report.table(header, rows, name="transfer")
-    best = max(rows, key=lambda r: r[3])
+    most = max(result.per_class)
+    try:
+        # chosen on each split's inner cross-validation, not on test
+        best = max((result.best_layer(c, most) for c in result.classifiers
+                    if c != "scratch"), key=lambda b: b["validation_mean"])
+    except ValueError:  # one image per class: nothing can be validated
+        return pages.finish(args, report,
+                            "no layer chosen (one training image per class "
+                            "leaves nothing to validate on)")
     return pages.finish(args, report,
-                        f"best: {best[0]} on {best[1]} with {best[2]} per "
-                        f"class, {best[3]:.3f}")
+                        f"chosen on validation: {best['classifier']} on "
+                        f"{best['layer']} with {most} per class, test "
+                        f"{best['mean']:.3f}")

@@ -128,3 +128,24 @@ def test_bad_input():
         kz.invariance(model, images, "rotate", [0], "fc7", labels=[0, 1, 7])
     with pytest.raises(ValueError, match="images"):
         kz.invariance(model, images[:, :5], "rotate", [0], "fc7")
+
+
+def test_interval_is_the_mean_with_a_normal_band():
+    model = kz.MiniZFNet()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (12, 28, 28, 1)).astype("float32")
+    r = kz.invariance(model, x, "rotate", [0, 90, 180], ["conv1"],
+                      labels=np.zeros(12, int), verbose=0)
+    for what, per_image in (("conv1", r.distances["conv1"]),
+                            ("probability", r.probabilities)):
+        mean, low, high = r.interval(what)
+        sem = per_image.std(axis=0, ddof=1) / np.sqrt(12)
+        np.testing.assert_allclose(mean, per_image.mean(axis=0))
+        np.testing.assert_allclose(high - mean, 1.96 * sem, rtol=1e-9)
+        np.testing.assert_allclose(mean - low, 1.96 * sem, rtol=1e-9)
+    # identity: no distance, no spread
+    assert r.interval("conv1")[2][0] == 0
+    with pytest.raises(ValueError, match="fc7"):
+        r.interval("fc7")
+    figure = r.plot()  # more than 12 images? no: lines and the band
+    assert len(figure.axes) == 3

@@ -243,3 +243,29 @@ def test_models_xla_cannot_compile_fall_back(images):
     with pytest.raises(Exception):
         kz.top_activations(model, images[:40], "c", k=3, jit_compile=True,
                            verbose=0)
+
+
+def test_class_purity_counts_each_channels_top_images(model, images,
+                                                      tmp_path):
+    top = kz.top_activations(model, images, "conv2", k=4, verbose=0)
+    labels = np.arange(len(images)) % 3
+    shares = top.class_purity(labels)
+    for c in range(len(top.channels)):
+        fired = top.indices[c][top.values[c] > 0]
+        if not len(fired):
+            assert np.isnan(shares[c])
+            continue
+        counts = np.bincount(labels[fired], minlength=3)
+        assert shares[c] == counts.max() / len(fired)
+    # one class everywhere: every channel that fired is pure
+    assert np.all(top.class_purity(np.zeros(len(images), int))[
+        np.isfinite(shares)] == 1.0)
+    # the projections of a loaded result need the model, given explicitly
+    path = top.select([0]).to_npz(str(tmp_path / "top"))
+    loaded = kz.TopActivations.from_npz(path)
+    with pytest.raises(ValueError, match="model="):
+        loaded.projections(images)
+    np.testing.assert_array_equal(loaded.projections(images, model=model),
+                                  top.select([0]).projections(images))
+    with pytest.raises(ValueError, match="labels"):
+        top.class_purity(labels[:3])

@@ -101,6 +101,12 @@ def test_results_follow_the_documented_structure(demo):
     assert all(0 <= p <= 1 for p in fig7["lowest_probability"])
     fig5 = results["sections"]["fig5"]["numbers"]
     assert fig5["shift4_conv1"] > 0 and fig5["shift4_fc7"] > 0
+    assert fig5["images"] == 100 and fig5["shift4_fc7_half_interval"] > 0
+    fig2 = results["sections"]["fig2"]["numbers"]
+    for layer in ("conv1", "conv5"):
+        # purity over all channels, beside the random-weights control
+        assert 0 < fig2[layer]["class_purity"] <= 1
+        assert 0 < fig2[layer]["random_weights_class_purity"] <= 1
     assert 0.5 < results["accuracy"]["zfnet"] <= 1.0
 
 
@@ -113,7 +119,9 @@ def test_captions_only_claim_what_the_numbers_show(demo):
             f"{len(fig7['lowest_probability'])} images") in text
     fig5 = results["sections"]["fig5"]["numbers"]
     claim = "fc7 changes less than conv1"
-    assert (claim in text) == (fig5["shift4_fc7"] < fig5["shift4_conv1"])
+    upper = (fig5["shift4_fc7_minus_conv1"]
+             + fig5["shift4_fc7_minus_conv1_half_interval"])
+    assert (claim in text) == (upper < 0)
 
 
 def test_the_report_links_the_presets_unit_browser(demo):
