@@ -302,14 +302,7 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
         batch_size = int(np.clip(_AUTO_BATCH_VALUES // np.prod(image_shape),
                                  32, 1024))
     fills = _fill_values(fill, images)
-    if layer is not None:
-        layer = model_view.resolve(layer)
-        shape = (None, *model_view.output_shape(layer))
-        if len(shape) != 4:
-            raise ValueError(
-                f"`layer` '{layer}' has output shape {tuple(shape)}; "
-                "activity needs spatial feature maps (N, h, w, C)."
-            )
+    layer = _check_layer(model_view, layer)
     if incremental not in ("auto", False):
         raise ValueError(
             "`incremental` must be 'auto' or False. "
@@ -317,31 +310,12 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
         )
     base_function, function = _functions(model_view, layer, image_shape, patch,
                                          incremental == "auto")
-    parts = [
-        [ops.convert_to_numpy(t) for t in base_function(
-            ops.convert_to_tensor(images[i:i + batch_size]))]
-        for i in range(0, len(images), batch_size)
-    ]
-    scores, map_peaks, map_totals = (np.concatenate(p) for p in zip(*parts))
-    classes = scores.shape[-1]
+    scores, map_peaks, map_totals = _unoccluded(base_function, images,
+                                                batch_size)
     base_predicted = scores.argmax(axis=-1).astype("int32")
     labels_given = labels is not None
-    if labels is None:
-        labels = base_predicted
-    else:
-        labels = np.asarray(labels).reshape(-1)
-        if len(labels) != len(images):
-            raise ValueError(
-                f"`labels` must hold one label per image ({len(images)}). "
-                f"Received: {len(labels)} labels"
-            )
-        if not np.issubdtype(labels.dtype, np.integer) or (
-                labels.min() < 0 or labels.max() >= classes):
-            raise ValueError(
-                f"`labels` must be integers in [0, {classes - 1}]. "
-                f"Received: labels={labels}"
-            )
-        labels = labels.astype("int32")
+    labels = (base_predicted if labels is None else
+              _check_labels(labels, len(images), scores.shape[-1]))
     strongest = base_activity = None
     if layer is not None:
         strongest = map_peaks.argmax(axis=-1).astype("int32")
@@ -369,6 +343,47 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
         labels_given=labels_given,
         layer=layer,
     )
+
+
+def _check_layer(model_view, layer):
+    """The resolved name of the activity `layer` (spatial maps), or None."""
+    if layer is None:
+        return None
+    layer = model_view.resolve(layer)
+    shape = (None, *model_view.output_shape(layer))
+    if len(shape) != 4:
+        raise ValueError(
+            f"`layer` '{layer}' has output shape {tuple(shape)}; "
+            "activity needs spatial feature maps (N, h, w, C)."
+        )
+    return layer
+
+
+def _check_labels(labels, count, classes):
+    """`labels` as `(count,)` int32 classes in `[0, classes)`."""
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) != count:
+        raise ValueError(
+            f"`labels` must hold one label per image ({count}). "
+            f"Received: {len(labels)} labels"
+        )
+    if not np.issubdtype(labels.dtype, np.integer) or (
+            labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(
+            f"`labels` must be integers in [0, {classes - 1}]. "
+            f"Received: labels={labels}"
+        )
+    return labels.astype("int32")
+
+
+def _unoccluded(base_function, images, batch_size):
+    """Scores, per-channel map peaks and totals of the unoccluded images."""
+    parts = [
+        [ops.convert_to_numpy(t) for t in base_function(
+            ops.convert_to_tensor(images[i:i + batch_size]))]
+        for i in range(0, len(images), batch_size)
+    ]
+    return tuple(np.concatenate(p) for p in zip(*parts))
 
 
 def _run(function, images, fills, boxes, labels, channels, batch_size,
