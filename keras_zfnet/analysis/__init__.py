@@ -13,7 +13,7 @@ from keras_zfnet.analysis.transfer import FrozenFeatures
 from keras_zfnet.analysis.transfer import transfer_model
 from keras_zfnet.analysis.invariance import InvarianceResult
 from keras_zfnet.analysis.invariance import invariance
-from keras_zfnet.analysis.occlusion import OcclusionResult
+from keras_zfnet.analysis.occlusion_result import OcclusionResult
 from keras_zfnet.analysis.occlusion import occlusion_sensitivity
 from keras_zfnet.analysis.top_activations import top_activations
 from keras_zfnet.analysis.top_result import TopActivations

@@ -145,3 +145,44 @@ def check_batch_size(batch_size, allow_auto=False):
             f"`batch_size` must be {expected}. Received: "
             f"batch_size={batch_size!r}")
     return int(batch_size)
+
+
+def as_image_indices(indices, count, num_images):
+    """`(N,)` int32 image indices in `[0, num_images)`."""
+    array = np.asarray(indices)
+    if array.shape != (count,) or not (
+            np.issubdtype(array.dtype, np.integer) or array.size == 0):
+        raise ValueError(
+            f"`image_indices` must be {count} integers, one per entry. "
+            f"Received: image_indices with shape {array.shape} and dtype "
+            f"{array.dtype}")
+    if count and (array.min() < 0 or array.max() >= num_images):
+        raise ValueError(
+            f"`image_indices` must lie in [0, {num_images}) (one of the "
+            f"{num_images} images). Received: values from {array.min()} "
+            f"to {array.max()}")
+    return array.astype("int32")
+
+
+def as_positions(positions, count):
+    """`(N, 2)` int32 positions, refusing shapes that would pair the wrong
+    coordinates (`(2, N)` from `np.nonzero`) and non-integers."""
+    array = np.asarray(positions)
+    if array.ndim == 1 and array.shape == (2,) and count == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] != count:
+        hint = ""
+        if array.ndim == 2 and array.shape == (2, count):
+            hint = (" (this looks like the (2, N) output of np.nonzero; "
+                    "pass np.stack(..., axis=1) or its transpose)")
+        raise ValueError(
+            f"`positions` must be an (N, 2) array of (row, col), one per "
+            f"image (N={count}){hint}. Received: positions.shape="
+            f"{array.shape}"
+        )
+    if not (np.issubdtype(array.dtype, np.integer) or array.size == 0):
+        raise ValueError(
+            "`positions` must be integers (map coordinates). Received: "
+            f"positions with dtype={array.dtype}"
+        )
+    return array.astype("int32")
