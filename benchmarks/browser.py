@@ -88,7 +88,7 @@ def first_paint(index, layer, repeats=3):
 def run_case(name, model_fn, images, layers, k, labels=None,
              class_names=None, display=None, batch_size=64):
     import keras_zfnet as kz
-    from keras_zfnet.analysis.browse_scan import browse_scan
+    from keras_zfnet.analysis._utils.browse_scan import browse_scan
     from keras_zfnet.analysis.browse import write_browser
 
     out = tempfile.mkdtemp(prefix="kz_browser_bench_")
@@ -165,7 +165,7 @@ def predict_and_bound(model, x, layer, k, units, scan_wall):
     pass per seed (measured: a pass of 32 seeds on one image, less one
     forward pass of that image)."""
     import keras_zfnet as kz
-    from keras_zfnet.analysis.browse_data import PROJECTION_BATCH
+    from keras_zfnet.analysis._utils.browse_data import PROJECTION_BATCH
 
     model.predict(x[:32], batch_size=32, verbose=0)
     start = clock()

@@ -16,7 +16,7 @@ from keras_zfnet.analysis import Diagnosis
 from keras_zfnet.analysis import Finding
 from keras_zfnet.analysis import InvarianceResult
 from keras_zfnet.analysis import OcclusionResult
-from keras_zfnet.analysis.result_files import SavedResult
+from keras_zfnet.analysis._utils.result_files import SavedResult
 
 SIZE = 12
 

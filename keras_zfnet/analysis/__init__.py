@@ -8,7 +8,7 @@ from keras_zfnet.analysis.diagnosis_result import Finding
 from keras_zfnet.analysis.features import extract_features
 from keras_zfnet.analysis.layer_analysis import layer_analysis
 from keras_zfnet.analysis.layer_result import LayerAnalysis
-from keras_zfnet.analysis.metrics import mean_average_precision
+from keras_zfnet.analysis._utils.metrics import mean_average_precision
 from keras_zfnet.analysis.transfer import FrozenFeatures
 from keras_zfnet.analysis.transfer import transfer_model
 from keras_zfnet.analysis.invariance import InvarianceResult

@@ -3,12 +3,12 @@
 import keras
 import numpy as np
 
-from keras_zfnet.analysis import data_stream
-from keras_zfnet.analysis.browse_data import browse_layers
-from keras_zfnet.analysis.browse_scan import DEFAULT_BINS
-from keras_zfnet.analysis.browse_scan import browse_scan
-from keras_zfnet.analysis.browse_scan import check_not_empty
-from keras_zfnet.analysis.browse_scan import check_spatial_layers
+from keras_zfnet.analysis._utils import data_stream
+from keras_zfnet.analysis._utils.browse_data import browse_layers
+from keras_zfnet.analysis._utils.browse_scan import DEFAULT_BINS
+from keras_zfnet.analysis._utils.browse_scan import browse_scan
+from keras_zfnet.analysis._utils.browse_scan import check_not_empty
+from keras_zfnet.analysis._utils.browse_scan import check_spatial_layers
 from keras_zfnet.deconv.receptive_field import receptive_field
 from keras_zfnet.utils import validation
 

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_zfnet.analysis import filter_measures
+from keras_zfnet.analysis._utils import filter_measures
 from keras_zfnet.analysis.diagnosis_result import Diagnosis
 from keras_zfnet.analysis.diagnosis_result import Finding
 from keras_zfnet.deconv.deconvnet import Deconvnet

@@ -6,8 +6,8 @@ import numpy as np
 from keras import ops
 
 from keras_zfnet import backend
-from keras_zfnet.analysis import data_stream
-from keras_zfnet.analysis import scan
+from keras_zfnet.analysis._utils import data_stream
+from keras_zfnet.analysis._utils import scan
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
 from keras_zfnet.utils.compiled import one_trace_per_function

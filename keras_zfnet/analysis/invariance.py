@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 from keras import ops
 
-from keras_zfnet.analysis import transforms
-from keras_zfnet.analysis.result_files import SavedResult
+from keras_zfnet.analysis._utils import transforms
+from keras_zfnet.analysis._utils.result_files import SavedResult
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
 from keras_zfnet.utils import validation

@@ -4,15 +4,15 @@ import dataclasses
 
 import numpy as np
 
-from keras_zfnet.analysis import data_stream
-from keras_zfnet.analysis import layer_splits
-from keras_zfnet.analysis import linear_probe
+from keras_zfnet.analysis._utils import data_stream
+from keras_zfnet.analysis._utils import layer_splits
+from keras_zfnet.analysis._utils import linear_probe
 from keras_zfnet.analysis.features import extract_features
 from keras_zfnet.analysis.layer_result import PIXELS
 from keras_zfnet.analysis.layer_result import SCRATCH
 from keras_zfnet.analysis.layer_result import LayerAnalysis
-from keras_zfnet.analysis.scratch import check_search
-from keras_zfnet.analysis.scratch import train_and_score
+from keras_zfnet.analysis._utils.scratch import check_search
+from keras_zfnet.analysis._utils.scratch import train_and_score
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import progress
 

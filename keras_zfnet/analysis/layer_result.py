@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_zfnet.analysis.result_files import SavedResult
+from keras_zfnet.analysis._utils.result_files import SavedResult
 
 SCRATCH = "scratch"
 PIXELS = "pixels"

@@ -4,7 +4,7 @@ import numpy as np
 from keras import ops
 
 from keras_zfnet import backend
-from keras_zfnet.analysis import incremental as incremental_lib
+from keras_zfnet.analysis._utils import incremental as incremental_lib
 from keras_zfnet.analysis.occlusion_result import OcclusionResult
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils import conv_utils
@@ -192,8 +192,8 @@ def occlusion_sensitivity(model, images, patch_size, stride, fill="mean",
         incremental: `"auto"` recomputes, for chain models, only the part
             of each early feature map the occluder changes (same result,
             far less work for small occluders on large images; see
-            `keras_zfnet.analysis.incremental`); `False` runs every occluded
-            copy through the whole model.
+            `keras_zfnet.analysis._utils.incremental`); `False` runs every
+            occluded copy through the whole model.
         verbose: `"auto"`, 0 or 1 (progress bar).
 
     Returns:

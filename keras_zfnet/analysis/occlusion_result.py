@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_zfnet.analysis.result_files import SavedResult
+from keras_zfnet.analysis._utils.result_files import SavedResult
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

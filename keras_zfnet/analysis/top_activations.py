@@ -5,9 +5,9 @@ import json
 import numpy as np
 from keras import ops
 
-from keras_zfnet.analysis import checkpoints
-from keras_zfnet.analysis import data_stream
-from keras_zfnet.analysis import scan
+from keras_zfnet.analysis._utils import checkpoints
+from keras_zfnet.analysis._utils import data_stream
+from keras_zfnet.analysis._utils import scan
 from keras_zfnet.analysis.top_result import TopActivations
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.deconv.receptive_field import receptive_field

@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 
-from keras_zfnet.analysis import checkpoints
-from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis._utils import checkpoints
+from keras_zfnet.analysis._utils import data_stream
 from keras_zfnet.deconv.deconvnet import Deconvnet
 from keras_zfnet.deconv.receptive_field import ReceptiveField
 from keras_zfnet.utils.crops import crop_boxes

@@ -6,7 +6,7 @@ import time
 import keras
 import numpy as np
 
-from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis._utils import data_stream
 from keras_zfnet.analysis.top_activations import top_activations
 from keras_zfnet.callbacks import history_io
 from keras_zfnet.callbacks.summaries import SummaryWriter

@@ -5,7 +5,7 @@ import os
 import keras
 import numpy as np
 
-from keras_zfnet.analysis import filter_measures
+from keras_zfnet.analysis._utils import filter_measures
 from keras_zfnet.callbacks.summaries import SummaryWriter
 from keras_zfnet.callbacks.summaries import require_tensorboard
 from keras_zfnet.deconv.model_graph import model_graph
@@ -37,8 +37,8 @@ def filter_statistics(kernel, max_rms=None, dead_rms=1e-3):
         - `high_frequency_share`: the mean, over the non-zero filters, of
           each filter's share of spectral energy in the top band (radius
           above 2/3 of the Nyquist frequency on a 32x32 zero-padded DFT,
-          `keras_zfnet.analysis.filter_measures.band_shares`); 0 when every
-          filter is zero.
+          `keras_zfnet.analysis._utils.filter_measures.band_shares`); 0 when
+          every filter is zero.
 
     Example:
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_zfnet as kz
-from keras_zfnet.analysis.browse_scan import browse_scan
+from keras_zfnet.analysis._utils.browse_scan import browse_scan
 
 BINS = 8
 

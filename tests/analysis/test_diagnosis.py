@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import keras_zfnet as kz
-from keras_zfnet.analysis import filter_measures
+from keras_zfnet.analysis._utils import filter_measures
 
 SIZE = 7
 

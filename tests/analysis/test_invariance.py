@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import keras_zfnet as kz
-from keras_zfnet.analysis import transforms
+from keras_zfnet.analysis._utils import transforms
 
 
 def _model(size=12, classes=3):

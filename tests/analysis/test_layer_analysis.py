@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 
 import keras_zfnet as kz
-from keras_zfnet.analysis import linear_probe
+from keras_zfnet.analysis._utils import linear_probe
 from keras_zfnet.analysis.layer_analysis import layer_analysis
-from keras_zfnet.analysis.metrics import mean_average_precision
+from keras_zfnet.analysis._utils.metrics import mean_average_precision
 
 CLASSES = 3
 
@@ -183,7 +183,7 @@ def test_scratch_search_keeps_the_setting_that_validates_best(
     """The setting with the best validation score wins and is trained again
     on the whole split for its best number of epochs (training replaced by
     a stand-in that reports per setting how it validated)."""
-    from keras_zfnet.analysis import scratch
+    from keras_zfnet.analysis._utils import scratch
 
     search = [dict(optimizer="sgd", learning_rate=0.1),
               dict(optimizer="adam", learning_rate=0.2),

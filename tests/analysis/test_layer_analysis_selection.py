@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import keras_zfnet as kz
-from keras_zfnet.analysis import layer_splits
-from keras_zfnet.analysis import linear_probe
+from keras_zfnet.analysis._utils import layer_splits
+from keras_zfnet.analysis._utils import linear_probe
 from keras_zfnet.analysis.layer_analysis import layer_analysis
 from keras_zfnet.analysis.layer_result import LayerAnalysis
 

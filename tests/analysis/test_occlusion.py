@@ -204,7 +204,7 @@ def _same_pool_net():
 )
 def test_incremental_equals_full_recomputation(build, shape, layer, patch,
                                                stride):
-    from keras_zfnet.analysis import incremental
+    from keras_zfnet.analysis._utils import incremental
 
     keras.utils.set_random_seed(4)
     model = build()

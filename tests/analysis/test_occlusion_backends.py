@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_zfnet as kz
-from keras_zfnet.analysis import incremental
+from keras_zfnet.analysis._utils import incremental
 from keras_zfnet.analysis import occlusion
 
 

@@ -129,7 +129,7 @@ def write_site(layers, images, output_dir, *, model_name, input_shape,
                verbose="auto"):
     """Renders the unit browser's data as a static site in `output_dir`.
 
-    The data is computed by `keras_zfnet.analysis.browse_data.
+    The data is computed by `keras_zfnet.analysis._utils.browse_data.
     browse_layers`; this function only renders arrays and writes files.
 
     Args:

@@ -10,8 +10,9 @@ holds channels `[s * per_sheet, (s + 1) * per_sheet)` as rows; a row has
 the k projections followed by the k patches. The thumbnail sheet holds the
 top-1 projection of every channel in a grid of `THUMB_COLUMNS` columns.
 
-The projections arrive computed (`keras_zfnet.analysis.browse_data`); this
-module only renders arrays.
+The projections arrive computed
+(`keras_zfnet.analysis._utils.browse_data`); this module only renders
+arrays.
 """
 
 import math
@@ -59,7 +60,7 @@ def render_layer(layer, images, display, tile):
     """Projection and patch tiles of every entry of one layer.
 
     Args:
-        layer: the layer's data (`keras_zfnet.analysis.browse_data.
+        layer: the layer's data (`keras_zfnet.analysis._utils.browse_data.
             LayerData`: `indices`, `boxes`, and `projections()`, the
             stream of `(cells, crops)` cropped projections).
         images: dict from dataset index to its model-input image.

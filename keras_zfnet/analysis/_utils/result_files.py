@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from keras_zfnet.analysis import checkpoints
+from keras_zfnet.analysis._utils import checkpoints
 
 VERSION = 1
 _RESERVED = ("format", "metadata")

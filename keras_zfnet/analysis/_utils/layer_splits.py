@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_zfnet.analysis import metrics
+from keras_zfnet.analysis._utils import metrics
 from keras_zfnet.datasets.splits import k_per_class_split
 
 

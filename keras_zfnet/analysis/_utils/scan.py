@@ -15,7 +15,7 @@ import numpy as np
 from keras import ops
 
 from keras_zfnet import backend
-from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis._utils import data_stream
 from keras_zfnet.utils import progress
 
 

@@ -4,7 +4,7 @@ trained from random initialization on the few training images."""
 import keras
 import numpy as np
 
-from keras_zfnet.analysis import metrics
+from keras_zfnet.analysis._utils import metrics
 from keras_zfnet.analysis.transfer import scratch_model
 
 

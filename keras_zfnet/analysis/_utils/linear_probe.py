@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from keras_zfnet.analysis import metrics
+from keras_zfnet.analysis._utils import metrics
 from keras_zfnet.utils.extras import require
 
 CLASSIFIERS = ("svm", "softmax", "sigmoid")

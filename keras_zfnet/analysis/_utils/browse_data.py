@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_zfnet.analysis import data_stream
+from keras_zfnet.analysis._utils import data_stream
 from keras_zfnet.deconv.deconvnet import Deconvnet
 from keras_zfnet.deconv.model_graph import model_graph
 from keras_zfnet.utils.crops import crop_boxes

@@ -15,8 +15,8 @@ import dataclasses
 import numpy as np
 from keras import ops
 
-from keras_zfnet.analysis import data_stream
-from keras_zfnet.analysis import scan
+from keras_zfnet.analysis._utils import data_stream
+from keras_zfnet.analysis._utils import scan
 from keras_zfnet.analysis.top_activations import initial_states
 from keras_zfnet.analysis.top_activations import merge_batch
 from keras_zfnet.analysis.top_activations import scan_result
