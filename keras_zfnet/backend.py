@@ -5,7 +5,8 @@ lives here, as keras-hub does it: a portable reference path plus
 `keras.config.backend()` fast paths.
 
 - `compile_function`: `tf.function` (optionally XLA) on TensorFlow,
-  `jax.jit` on JAX, plain eager calls elsewhere.
+  `jax.jit` on JAX, plain eager calls elsewhere; `padded_size`: the batch
+  size to pad ragged batches to (full batches on JAX).
 - `vjp`: the vector-Jacobian product of a function at a point (the
   deconvnet's fallback rule).
 - `fast_max_pool_with_switches` / `fast_unpool`: TensorFlow's
@@ -85,6 +86,22 @@ def compile_function(function, signature=None, jit_compile=False,
 
         return no_grad
     return function
+
+
+def padded_size(size, largest):
+    """The batch size to pad a batch of `size` items to (`largest` is the
+    size of a full batch) before calling a compiled function.
+
+    `size` itself where one compiled function serves every batch size
+    (TensorFlow's signatures with free sizes, PyTorch's eager calls). JAX
+    compiles once per shape: there `largest`, so that a loop of ragged
+    batches compiles once (measured on the unit browser's projections,
+    MiniZFNet on 1,000 images: 116 s with one compile per shape, 29 s with
+    powers of two, 16 s padded to full batches).
+    """
+    if name() != "jax":
+        return size
+    return max(int(size), int(largest))
 
 
 def compile_errors():

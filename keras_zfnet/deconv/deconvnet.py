@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_zfnet import backend
 from keras_zfnet.deconv import graph as graph_lib
 from keras_zfnet.deconv import mirror as mirror_lib
 from keras_zfnet.deconv import windows as windows_lib
@@ -314,9 +315,15 @@ class Deconvnet:
             picked = order[start:start + batch_size]
             distinct, local = np.unique(image_indices[picked],
                                         return_inverse=True)
-            result[picked] = _numpy(function(
-                images[distinct], local.astype("int32"), channels[picked],
-                positions[picked]))
+            # Ragged passes padded to one shape where the backend compiles
+            # once per shape (JAX); the padding is dropped.
+            slots = _pad_rows(picked, backend.padded_size(len(picked), items))
+            distinct = _pad_rows(distinct, backend.padded_size(
+                len(distinct), min(items, len(images))))
+            projected = _numpy(function(
+                images[distinct], _pad_rows(local, len(slots)).astype(
+                    "int32"), channels[slots], positions[slots]))
+            result[picked] = projected[:len(picked)]
         return result
 
     # Internals -----------------------------------------------------------
@@ -409,6 +416,13 @@ class Deconvnet:
                 function = projector.channels_function(shape, mode, xla)
             self._function_cache[key] = function
         return self._function_cache[key]
+
+
+def _pad_rows(rows, size):
+    """`rows` padded to `size` with copies of its first row."""
+    if len(rows) >= size:
+        return rows
+    return np.concatenate([rows, np.repeat(rows[:1], size - len(rows), 0)])
 
 
 def _numpy(tensor):
