@@ -112,6 +112,12 @@ def fig4(rows):
                   if r["layer"] == layer}
         print(f"| {layer} | {spread(values.values())} | " + ", ".join(
             f"{s}: {v:.1f}" for s, v in sorted(values.items())) + " |")
+    if len(layers) > 1:
+        first, last = ({int(r["seed"]): float(r["settle_mean"]) for r in rows
+                        if r["layer"] == n} for n in (layers[0], layers[-1]))
+        text, decided = paired(last, first)
+        print(f"\n{layers[-1]} minus {layers[0]} (paired over seeds, 95% t "
+              f"interval): {text}{' * (decided)' if decided else ''}")
 
 
 def main(argv=None):
