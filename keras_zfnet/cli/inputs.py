@@ -256,8 +256,14 @@ def load_model(path):
 def read_labels(path, count):
     """`--labels FILE`: one integer class index per line (or a JSON list)."""
     check_file_option(path, "--labels")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise ValueError(
+            "--labels must be a text file (one integer class index per line, "
+            "or a JSON list); labels in an .npz go in the IMAGES .npz as a "
+            f"`labels` array. Received: --labels={path}") from None
     try:
         values = (json.loads(text) if text.lstrip().startswith("[")
                   else [int(v) for v in text.split()])

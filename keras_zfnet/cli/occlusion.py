@@ -18,9 +18,9 @@ def add_parser(sub):
         description=(
             "Covers each image with a square (--patch pixels, every --stride "
             "pixels) filled with the image's mean colour and records the "
-            "probability of the true class (--labels, an .npz `labels` "
-            "array, or else the unoccluded prediction), the most probable "
-            "class and, with --layer, the activity of that layer's "
+            "probability of the true class (--labels, or a `labels` array "
+            "in an IMAGES .npz; else the unoccluded prediction), the most "
+            "probable class and, with --layer, the activity of that layer's "
             "strongest map. Writes DIR/occlusion.npz, DIR/occlusion.json, "
             "one PNG per image and DIR/index.html."),
         example="keras-zfnet occlusion model.keras photos/ --patch 32 "

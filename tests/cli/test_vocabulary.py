@@ -137,3 +137,14 @@ def test_a_killed_browse_never_blocks_its_rerun(tiny_model_path,
     assert main(argv) == 0
     assert sorted(os.listdir(out)) == first
     assert site.is_site(str(out))
+
+
+def test_an_npz_labels_file_says_where_its_labels_go(tmp_path):
+    import numpy as np
+
+    from keras_zfnet.cli import inputs
+
+    path = tmp_path / "labels.npz"
+    np.savez(path, labels=np.arange(3))
+    with pytest.raises(ValueError, match="in the IMAGES .npz as a `labels`"):
+        inputs.read_labels(str(path), 3)
