@@ -157,10 +157,28 @@ def transfer(ctx):
                r["per_class"] == most]
     scratch_mean = scratch[0]["mean"] if scratch else float("nan")
     svm = {r["layer"]: r["mean"] for r in frozen if r["classifier"] == "svm"}
-    rising = svm.get("fc7", 0) > svm.get("conv1", 0)
-    beats = best["mean"] > scratch_mean
     ctx.report.section(
         "Transfer (Tables 3-4, 6): frozen features on a new domain",
+        _transfer_caption(s, most, best, scratch_mean, svm,
+                          len(np.unique(y))),
+        id="transfer")
+    ctx.report.figure(result.plot(), "Mean class accuracy per layer "
+                      "(mean +- std over splits); dashed: from scratch.",
+                      name="transfer_layers.png")
+    ctx.report.table(
+        ["classifier", "layer", "per class", "mean accuracy", "std"],
+        [(r["classifier"], r["layer"], r["per_class"], f"{r['mean']:.1%}",
+          f"{r['std']:.1%}") for r in rows],
+        "Pretrained (frozen, linear classifier) vs from scratch.",
+        name="transfer")
+    return dict(available=True, rows=rows)
+
+
+def _transfer_caption(s, most, best, scratch_mean, svm, classes):
+    """The transfer section's text, from the run's numbers."""
+    rising = svm.get("fc7", 0) > svm.get("conv1", 0)
+    beats = best["mean"] > scratch_mean
+    return (
         "Paper: ImageNet-pretrained features with a linear classifier beat "
         "the same net trained from scratch on Caltech-101 by a wide margin "
         "(86.5% vs 46.5% at 30 images per class), and accuracy grows with "
@@ -178,8 +196,8 @@ def transfer(ctx):
         f"({svm.get('conv1', float('nan')):.1%}) to fc7 "
         f"({svm.get('fc7', float('nan')):.1%})."
         + (f" The from-scratch net is still near chance "
-           f"({1 / len(np.unique(y)):.0%}) after this short schedule."
-           if scratch_mean < 2.0 / len(np.unique(y)) else "")
+           f"({1 / classes:.0%}) after this short schedule."
+           if scratch_mean < 2.0 / classes else "")
         + " The probes use C = 1 (no search over C, to fit the demo's time"
         " budget); the layer is chosen on each split's inner "
         "cross-validation, never on its test images."
@@ -188,15 +206,4 @@ def transfer(ctx):
         "`layer_analysis(baseline=\"scratch\")` does by default (a "
         "converged from-scratch net reaches about 90% at 15 images per "
         "class, docs/transfer.md), so pretrained vs scratch is not decided "
-        "by this run.",
-        id="transfer")
-    ctx.report.figure(result.plot(), "Mean class accuracy per layer "
-                      "(mean +- std over splits); dashed: from scratch.",
-                      name="transfer_layers.png")
-    ctx.report.table(
-        ["classifier", "layer", "per class", "mean accuracy", "std"],
-        [(r["classifier"], r["layer"], r["per_class"], f"{r['mean']:.1%}",
-          f"{r['std']:.1%}") for r in rows],
-        "Pretrained (frozen, linear classifier) vs from scratch.",
-        name="transfer")
-    return dict(available=True, rows=rows)
+        "by this run.")
