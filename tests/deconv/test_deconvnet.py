@@ -235,32 +235,6 @@ def test_project_positions_matches_max_mode():
     np.testing.assert_array_equal(at, dn.project(images, "conv2", 5))
 
 
-def test_shared_images_equal_one_image_per_entry():
-    # Entries sharing images (one forward per distinct image) give the same
-    # projections as the same entries each with its own copy of the image,
-    # in entry order, whatever the batching.
-    model = kz.MiniZFNet()
-    dn = kz.Deconvnet(model)
-    rng = np.random.default_rng(3)
-    images = rng.uniform(0, 255, size=(4, 28, 28, 1)).astype("float32")
-    which = np.array([2, 0, 2, 3, 0, 2, 1, 2, 3])
-    channels = rng.integers(0, 16, size=len(which))
-    positions = rng.integers(0, 7, size=(len(which), 2))
-    expected = dn.project_positions(images[which], "conv2", channels,
-                                    positions)
-    for batch_size in (64, 4, 1):
-        shared = dn.project_positions(images, "conv2", channels, positions,
-                                      batch_size=batch_size,
-                                      image_indices=which)
-        np.testing.assert_allclose(shared, expected, rtol=1e-5,
-                                   atol=1e-5 * np.abs(expected).max())
-    with pytest.raises(ValueError, match="image_indices"):
-        dn.project_positions(images, "conv2", channels, positions,
-                             image_indices=which + 4)
-    with pytest.raises(ValueError, match="same length"):
-        dn.project_positions(images, "conv2", channels, positions)
-
-
 def test_vgg16_in_three_lines():
     model = keras.applications.VGG16(weights=None, include_top=False,
                                      input_shape=(32, 32, 3))

@@ -1,8 +1,10 @@
-"""`Deconvnet.project_positions` with ragged passes, on every backend (JAX
-pads them to one compiled shape, `keras_zfnet.backend.padded_size`)."""
+"""`Deconvnet.project_positions` with shared images and ragged passes, on
+every backend (JAX pads passes to one compiled shape,
+`keras_zfnet.backend.padded_size`)."""
 
 import keras
 import numpy as np
+import pytest
 
 import keras_zfnet as kz
 from keras_zfnet import backend
@@ -14,9 +16,10 @@ def test_padded_size():
     assert backend.padded_size(8, 8) == 8
 
 
-def test_ragged_passes_equal_one_pass():
-    # 9 entries on 4 images, 4 entries per pass: the passes hold 4, 4 and 1
-    # entries on 2-3 distinct images; the padding never reaches the result.
+def test_shared_images_equal_one_image_per_entry():
+    # Entries sharing images (one forward per distinct image) give the same
+    # projections as the same entries each with its own copy of the image,
+    # in entry order, whatever the batching.
     model = kz.MiniZFNet()
     dn = kz.Deconvnet(model)
     rng = np.random.default_rng(3)
@@ -24,10 +27,17 @@ def test_ragged_passes_equal_one_pass():
     which = np.array([2, 0, 2, 3, 0, 2, 1, 2, 3])
     channels = rng.integers(0, 16, size=len(which))
     positions = rng.integers(0, 7, size=(len(which), 2))
-    one_pass = dn.project_positions(images, "conv2", channels, positions,
-                                    batch_size=64, image_indices=which)
-    ragged = dn.project_positions(images, "conv2", channels, positions,
-                                  batch_size=4, image_indices=which)
-    np.testing.assert_allclose(ragged, one_pass, rtol=1e-5,
-                               atol=1e-5 * np.abs(one_pass).max())
-    assert np.abs(one_pass).max() > 0
+    expected = dn.project_positions(images[which], "conv2", channels,
+                                    positions)
+    assert np.abs(expected).max() > 0
+    for batch_size in (64, 4, 1):
+        shared = dn.project_positions(images, "conv2", channels, positions,
+                                      batch_size=batch_size,
+                                      image_indices=which)
+        np.testing.assert_allclose(shared, expected, rtol=1e-5,
+                                   atol=1e-5 * np.abs(expected).max())
+    with pytest.raises(ValueError, match="image_indices"):
+        dn.project_positions(images, "conv2", channels, positions,
+                             image_indices=which + 4)
+    with pytest.raises(ValueError, match="same length"):
+        dn.project_positions(images, "conv2", channels, positions)
