@@ -82,7 +82,8 @@ def fig2(ctx):
         f" at conv1 and "
         f"{numbers['conv5']['random_weights_class_purity']:.0%} at conv5; "
         f"the trained net is more than 5 points purer in {above} of "
-        f"{len(LAYERS)} layers (chance: {chance:.0%}, the largest class).",
+        f"{len(LAYERS)} layers (the largest class holds {chance:.0%} of "
+        "the images).",
         id="fig2")
     ctx.report.table(["layer", "receptive field", "channels",
                       "top-9 images of one class (trained)",
