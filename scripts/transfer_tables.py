@@ -5,7 +5,9 @@ Two small-scale analogues of the paper's Sec. 5.2 / Table 6:
 1. digits: the shipped `MiniZFNet(weights="fashion_mnist")` transferred to
    scikit-learn's 8x8 digits (resized to 28x28), 15 / 30 training images per
    class, 5 random splits; SVM and softmax on conv1..conv5, fc6, fc7, and the
-   same net trained from scratch on the same images.
+   same net trained from scratch (tuned on a held-out part of each split,
+   stopped when validation accuracy stops improving) and linear probes on
+   raw pixels, on the same splits.
 2. fashion 0-4 -> 5-9 (Yosinski et al. 2014 style class split): MiniZFNet
    pretrained with the package's recipe on Fashion-MNIST classes 0-4 (all
    their training images, a short schedule), then frozen features + softmax
@@ -15,10 +17,14 @@ Two small-scale analogues of the paper's Sec. 5.2 / Table 6:
 Usage:
     python scripts/transfer_tables.py [--output runs/transfer]
         [--pretrain-epochs 5] [--protocol digits|fashion|both]
-        [--scratch-epochs 20] [--pretrain-only]
+        [--scratch-epochs 200] [--results docs/results] [--pretrain-only]
 
 The pretraining run is resumable (rerun the command after an interruption).
-Tables go to stdout and to `OUTPUT/*.md` / `*.csv`.
+Each finished (protocol, size) is written at once and skipped on a rerun:
+one row per (classifier, layer, split) in
+`RESULTS/transfer_<protocol>_<k>.csv`, the scratch baseline's chosen
+settings, epochs and steps per split in `..._<k>_scratch.csv`, and the
+tables with paired differences in `OUTPUT/<protocol>_<k>.md`.
 """
 
 import argparse
@@ -72,63 +78,67 @@ def pretrain_0to4(output, epochs, seed=0, verbose=2):
     return model, summary
 
 
-def _analyse(name, model, data, labels, output, scratch_epochs, **kwargs):
-    """Linear probes on every layer (timed), then the scratch baseline."""
+def _analyse(name, model, data, labels, output, results, scratch_epochs,
+             **kwargs):
+    """Per training-set size: linear probes on every layer and on raw
+    pixels, and the tuned scratch baseline, over the same 5 splits (one
+    `layer_analysis` call, so every paired difference is over the same
+    splits). Each finished size is written at once (per-split CSV under
+    `results`, Markdown under `output`) and skipped on a rerun."""
+    import csv
+
     import keras_zfnet as kz
 
-    start = time.perf_counter()
-    probes = kz.layer_analysis(model, list(LAYERS), data, labels,
-                               per_class=(15, 30), splits=5,
-                               classifiers=("svm", "softmax"), seed=0,
-                               verbose=0, **kwargs)
-    probe_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    scratch = kz.layer_analysis(model, "fc7", data, labels,
-                                per_class=(15, 30), splits=5,
-                                classifiers="softmax", seed=0,
-                                baseline="scratch",
-                                baseline_epochs=scratch_epochs, verbose=0,
-                                **kwargs)
-    scratch_seconds = time.perf_counter() - start
-    probes.to_csv(os.path.join(output, f"{name}_layers.csv"))
-    scratch.to_csv(os.path.join(output, f"{name}_scratch.csv"))
-    # one row per (classifier, layer, size, split): seed, test and
-    # validation scores, chosen C
-    probes.to_csv(os.path.join(output, f"{name}_layers_splits.csv"),
-                  per_split=True)
-    scratch.to_csv(os.path.join(output, f"{name}_scratch_splits.csv"),
-                   per_split=True)
-    caltech = ["| model | 15/class | 30/class |", "|---|---:|---:|"]
-    for label, classifier, layer in (
-            ("pretrained, frozen fc7 + softmax", "softmax", "fc7"),
-            ("same net from scratch", "scratch", "all")):
-        cells = []
-        for k in (15, 30):
-            row = scratch.row(classifier, layer, k)
-            cells.append(f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f}")
-        caltech.append(f"| {label} | " + " | ".join(cells) + " |")
-    text = (f"### {name}: pretrained vs scratch (mean per-class accuracy %, "
-            "5 splits)\n\n" + "\n".join(caltech)
-            + f"\n\n### {name}: per layer (mean per-class accuracy %, "
-            "5 splits)\n\n" + probes.to_markdown()
-            + f"\n\nlinear probes: {probe_seconds:.0f} s (5 splits x 7 "
-            f"layers x 2 classifiers x 2 sizes, features included); "
-            f"scratch baseline: {scratch_seconds:.0f} s\n")
-    with open(os.path.join(output, f"{name}.md"), "w") as f:
-        f.write(text)
-    print(text, flush=True)
+    for k in (15, 30):
+        splits_csv = os.path.join(results, f"transfer_{name}_{k}.csv")
+        runs_csv = os.path.join(results, f"transfer_{name}_{k}_scratch.csv")
+        if os.path.exists(splits_csv) and os.path.exists(runs_csv):
+            print(f"{name} {k}/class: done ({splits_csv})", flush=True)
+            continue
+        start = time.perf_counter()
+        table = kz.layer_analysis(model, list(LAYERS), data, labels,
+                                  per_class=(k,), splits=5,
+                                  classifiers=("svm", "softmax"), seed=0,
+                                  baseline="scratch",
+                                  baseline_epochs=scratch_epochs,
+                                  verbose=1, **kwargs)
+        seconds = time.perf_counter() - start
+        lines = [f"### {name}, {k} images per class (mean per-class "
+                 f"accuracy %, 5 splits; {seconds:.0f} s)", "",
+                 table.to_markdown(), ""]
+        for reference in ("scratch", "pixels"):
+            lines += [f"Paired difference to {reference} (points, 95% t "
+                      "interval over the splits):", "",
+                      "| classifier | layer | difference |",
+                      "|---|---|---|"]
+            for d in table.differences(reference):
+                lines.append(f"| {d['classifier']} | {d['layer']} | "
+                             f"{100 * d['mean']:+.1f} [{100 * d['low']:+.1f}"
+                             f", {100 * d['high']:+.1f}] |")
+            lines.append("")
+        text = "\n".join(lines)
+        with open(os.path.join(output, f"{name}_{k}.md"), "w") as f:
+            f.write(text)
+        fields = list(table.baseline_runs[0])
+        with open(runs_csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["protocol", *fields])
+            writer.writeheader()
+            for run in table.baseline_runs:
+                writer.writerow(dict(protocol=name, **run))
+        table.to_csv(splits_csv, per_split=True)
+        print(text, flush=True)
 
 
-def digits(output, scratch_epochs):
+def digits(output, results, scratch_epochs):
     import keras_zfnet as kz
 
     model = kz.MiniZFNet(weights="fashion_mnist")
     x, y = kz.datasets.digits.load_data(image_size=28)
     _analyse("digits", model, x[..., None].astype("float32"), y, output,
-             scratch_epochs)
+             results, scratch_epochs)
 
 
-def fashion(output, pretrain_epochs, scratch_epochs):
+def fashion(output, results, pretrain_epochs, scratch_epochs):
     import keras_zfnet as kz
 
     model, summary = pretrain_0to4(output, pretrain_epochs)
@@ -136,7 +146,7 @@ def fashion(output, pretrain_epochs, scratch_epochs):
     (x, y), (x_test, y_test) = kz.datasets.fashion_mnist.load_data()
     keep, test = y >= 5, y_test >= 5
     _analyse("fashion_5to9", model, x[keep][..., None].astype("float32"),
-             y[keep], output, scratch_epochs,
+             y[keep], output, results, scratch_epochs,
              test_data=x_test[test][..., None].astype("float32"),
              test_labels=y_test[test], test_per_class=500)
 
@@ -145,19 +155,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="runs/transfer")
     parser.add_argument("--pretrain-epochs", type=int, default=5)
-    parser.add_argument("--scratch-epochs", type=int, default=20)
+    parser.add_argument("--results", default="docs/results",
+                        help="where the per-split CSVs go")
+    parser.add_argument("--scratch-epochs", type=int, default=200,
+                        help="most epochs of one scratch setting (each "
+                        "stops when validation accuracy stops improving)")
     parser.add_argument("--protocol", default="both",
                         choices=("digits", "fashion", "both"))
     parser.add_argument("--pretrain-only", action="store_true")
     args = parser.parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
+    os.makedirs(args.results, exist_ok=True)
     if args.pretrain_only:
         pretrain_0to4(args.output, args.pretrain_epochs)
         return 0
     if args.protocol in ("digits", "both"):
-        digits(args.output, args.scratch_epochs)
+        digits(args.output, args.results, args.scratch_epochs)
     if args.protocol in ("fashion", "both"):
-        fashion(args.output, args.pretrain_epochs, args.scratch_epochs)
+        fashion(args.output, args.results, args.pretrain_epochs,
+                args.scratch_epochs)
     return 0
 
 
