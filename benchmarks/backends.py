@@ -16,10 +16,12 @@ Rows, per model (MiniZFNet at 28 px; ZFNet at 224 px, random weights):
   `model.predict` on them (ratio, target <= 1.10x).
 - `occlusion`: occluded images per second over forward images per second
   (ratio, target >= 1.0x).
-- `browse`: `kz.browse` of conv5 (k=9) over N images, absolute (s).
+- `browse`: `kz.browse` of conv5 (k=9) over N images, absolute (s); for
+  ZFNet one run including compilation.
 
 Usage:
-    python benchmarks/backends.py [--quick] [--backends tensorflow,jax,torch]
+    python benchmarks/backends.py [--quick | --models MiniZFNet,ZFNet]
+        [--backends tensorflow,jax,torch]
 """
 
 import argparse
@@ -32,7 +34,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def child(backend, quick):
+def child(backend, models):
     os.environ["KERAS_BACKEND"] = backend
     sys.path.insert(0, HERE)
     import keras
@@ -45,12 +47,15 @@ def child(backend, quick):
 
     rng = np.random.default_rng(0)
     rows = {}
+    # (name, build, input shape, images, repeats, browse warm-up): ZFNet's
+    # loop of 64 projections and its browse (2,304 seeds) take minutes on
+    # PyTorch, so they run once after one warm-up / once with compilation.
     cases = [("MiniZFNet", lambda: kz.MiniZFNet(weights="fashion_mnist"),
-              (28, 28, 1), 512, 5)]
-    if not quick:
-        cases.append(("ZFNet", lambda: kz.ZFNet(weights=None),
-                      (224, 224, 3), 32, 3))
-    for name, build, shape, count, repeats in cases:
+              (28, 28, 1), 512, 5, 1),
+             ("ZFNet", lambda: kz.ZFNet(weights=None),
+              (224, 224, 3), 16, 3, 0)]
+    cases = [case for case in cases if case[0] in models]
+    for name, build, shape, count, repeats, browse_warmup in cases:
         keras.utils.set_random_seed(0)
         model = build()
         images = rng.uniform(0, 255, (count, *shape)).astype("float32")
@@ -71,7 +76,7 @@ def child(backend, quick):
                      for c in range(64)],
             lambda: to_numpy(dn.project(one, "conv5", list(range(64)),
                                         verbose=0)),
-        ], repeats=max(2, repeats // 2), warmup=1)
+        ], repeats=max(1, repeats // 2), warmup=1)
         t_predict, t_scan = interleaved([
             lambda: model.predict(images, batch_size=64, verbose=0),
             lambda: kz.top_activations(model, images, "conv5", k=9,
@@ -94,7 +99,7 @@ def child(backend, quick):
             t_browse = timed(lambda: kz.browse(
                 model, images, ["conv5"], k=9, overwrite=True, verbose=0,
                 output_dir=os.path.join(folder, "site")), repeats=1,
-                warmup=1)
+                warmup=browse_warmup)
         rows[name] = dict(
             forward_ms=1e3 * t_forward, project_ms=1e3 * t_project,
             project_ratio=t_project / t_forward,
@@ -108,18 +113,21 @@ def child(backend, quick):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="MiniZFNet only")
+    parser.add_argument("--quick", action="store_true",
+                        help="MiniZFNet only (same as --models MiniZFNet)")
+    parser.add_argument("--models", default="MiniZFNet,ZFNet",
+                        help="comma-separated: MiniZFNet, ZFNet")
     parser.add_argument("--backends", default="tensorflow,jax,torch")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    models = "MiniZFNet" if args.quick else args.models
     if args.child:
-        child(args.child, args.quick)
+        child(args.child, models.split(","))
         return
     results = {}
     for backend in args.backends.split(","):
-        command = [sys.executable, __file__, "--child", backend]
-        if args.quick:
-            command.append("--quick")
+        command = [sys.executable, __file__, "--child", backend,
+                   "--models", models]
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         done = subprocess.run(command, capture_output=True, text=True,
                               env=env)
