@@ -271,7 +271,12 @@ def fig6(ctx):
         f"filters never active: {dead[0]} vs {dead[1]}; second-layer "
         f"aliasing of the AlexNet-style net {aa.get('aliasing', 0):.3f} "
         f"(finding above 0.2); {found} finding(s) in all. Both presets were "
-        "trained with the paper's fix (FilterRMS 0.1).", id="fig6")
+        "trained with the paper's fix (FilterRMS 0.1), so this pair cannot "
+        "say what the fix prevents; the 2x2 test of docs/analysis.md "
+        "(section 5: both first layers, with and without FilterRMS, 3 "
+        "seeds each) found second-layer aliasing with the 9x9/2 layer "
+        "either way, larger filter-RMS spread without FilterRMS (ZF layer), "
+        "and no dead filters in any run.", id="fig6")
     ctx.report.figure(zf.plot(compare=alex, titles=list(m)),
                       "First-layer filters (each scaled on its own, grey is "
                       "zero) and second-layer projections.",
