@@ -91,24 +91,31 @@ def diagnosis_section(kz, x, output):
 
 
 def invariance_section(kz, x, y, output):
+    """Fig. 5 on the first 10 test images of every class (100 images), with
+    95% bands over images (`InvarianceResult.interval`)."""
     model = kz.MiniZFNet(weights="fashion_mnist")
-    picks = [int(np.flatnonzero(y == c)[0]) for c in (0, 1, 5, 8, 9)]
+    picks = np.concatenate([np.flatnonzero(y == c)[:10] for c in range(10)])
     images, labels = x[picks], y[picks]
     settings = (("translate", np.arange(-8, 9, 1)),
                 ("scale", np.round(np.arange(0.6, 1.61, 0.1), 2)),
                 ("rotate", np.arange(0, 361, 15)))
     results = [kz.invariance(model, images, t, a, ["conv1", "fc7"], labels,
                              verbose=0) for t, a in settings]
-    print("\n| transform | amount | conv1 distance | fc7 distance | "
+
+    def cell(values, j):
+        mean, low, high = values
+        return f"{mean[j]:.3f} [{low[j]:.3f}, {high[j]:.3f}]"
+
+    print(f"\n{len(images)} images; mean over images [95% band]\n")
+    print("| transform | amount | conv1 distance | fc7 distance | "
           "P(true class) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for result in results:
+        bands = [result.interval(w) for w in ("conv1", "fc7", "probability")]
         for j in np.linspace(0, len(result.amounts) - 1, 5).astype(int):
             amount = result.axis_values[j]
             print(f"| {result.transform} | {amount:g} | "
-                  f"{result.distance['conv1'][j]:.3f} | "
-                  f"{result.distance['fc7'][j]:.3f} | "
-                  f"{result.probability[j]:.3f} |")
+                  + " | ".join(cell(b, j) for b in bands) + " |")
     figure = results[0].plot(*results[1:], class_names=CLASS_NAMES)
     figure.savefig(os.path.join(output, "fig5_invariance.png"), dpi=90)
 
@@ -137,7 +144,10 @@ def correspondence_section(kz, x, y):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", default="docs/images")
+    parser.add_argument("--sections", default="diagnosis,invariance,"
+                        "correspondence", help="comma-separated")
     args = parser.parse_args(argv)
+    sections = args.sections.split(",")
     os.makedirs(args.output, exist_ok=True)
 
     import matplotlib
@@ -147,9 +157,12 @@ def main(argv=None):
 
     (_, _), (x, y) = kz.datasets.fashion_mnist.load_data()
     x = x[..., None].astype("float32")
-    diagnosis_section(kz, x[:256], args.output)
-    invariance_section(kz, x, y, args.output)
-    correspondence_section(kz, x, y)
+    if "diagnosis" in sections:
+        diagnosis_section(kz, x[:256], args.output)
+    if "invariance" in sections:
+        invariance_section(kz, x, y, args.output)
+    if "correspondence" in sections:
+        correspondence_section(kz, x, y)
     return 0
 
 
