@@ -33,7 +33,7 @@ SECTION_IDS = ("fig2", "fig4", "fig5", "fig6", "fig7", "correspondence",
 
 DEFAULT = dict(images=None, features=6, occlusion_images=3,
                invariance_step=1, invariance_images=100, diagnosis_images=256, parts_images=10,
-               trials=19, per_class=(15, 30), splits=3, scratch_epochs=10,
+               trials=19, per_class=(30,), splits=3, scratch_epochs=10,
                train_images=12000, train_epochs=3, test_per_class=60)
 QUICK = dict(images=1000, features=3, occlusion_images=2, invariance_step=2,
              invariance_images=100,
