@@ -11,6 +11,7 @@ from keras_zfnet.analysis.features import extract_features
 from keras_zfnet.analysis.layer_result import PIXELS
 from keras_zfnet.analysis.layer_result import SCRATCH
 from keras_zfnet.analysis.layer_result import LayerAnalysis
+from keras_zfnet.analysis._utils.scratch import NetCache
 from keras_zfnet.analysis._utils.scratch import check_search
 from keras_zfnet.analysis._utils.scratch import train_and_score
 from keras_zfnet.deconv.model_graph import model_graph
@@ -192,6 +193,7 @@ def _scratch(task, model, data, test_data, image_shape, seeds, options,
     test_source = test_data if task.separate else data
     batch_size = options["batch_size"]
     runs = []
+    cache = NetCache()  # one compiled net per setting, for every split
     bar = progress.bar(len(task.plan), verbose, unit_name="net")
     for done, ((k, s), (train, test)) in enumerate(task.plan.items(), 1):
         score, info = train_and_score(
@@ -201,7 +203,7 @@ def _scratch(task, model, data, test_data, image_shape, seeds, options,
             task.eval_labels[test], task.multi_label,
             options["baseline_epochs"], seed=int(seeds[s]),
             search=options["baseline_search"],
-            patience=options["baseline_patience"])
+            patience=options["baseline_patience"], cache=cache)
         task.records.setdefault((SCRATCH, "all", k), []).append(dict(
             score=float(score), validation=info["validation_score"],
             C=float("nan"), curve=None))

@@ -192,7 +192,7 @@ def test_scratch_search_keeps_the_setting_that_validates_best(
     calls = []
 
     def fit(model, images, targets, multi_label, classes, setting, epochs,
-            seed, batch_size, validation=None, patience=None):
+            seed, batch_size, validation=None, patience=None, cache=None):
         calls.append((setting["learning_rate"], len(images), epochs,
                       validation is not None))
         return setting["learning_rate"], validated[
@@ -215,6 +215,35 @@ def test_scratch_search_keeps_the_setting_that_validates_best(
     assert sorted(np.unique(y[held])) == sorted(np.unique(y))
     with pytest.raises(ValueError, match="baseline_search.*Received"):
         scratch.check_search([dict(optimizer="rmsprop", learning_rate=1)])
+
+
+def test_net_cache_trains_exactly_like_a_fresh_net(model):
+    """A fit through a cache that already trained other seeds and another
+    optimizer reuses the compiled net and ends with the weights a freshly
+    compiled net reaches (fresh initialization and optimizer state)."""
+    from keras_zfnet.analysis._utils import scratch
+
+    x, y = synthetic_data(per_class=8)
+    classes, targets = np.unique(y, return_inverse=True)
+    adam = dict(optimizer="adam", learning_rate=0.01)
+    sgd = dict(optimizer="sgd", learning_rate=0.05)
+    cache = scratch.NetCache()
+    first, _ = scratch._fit(model, x, targets, False, classes, adam, 3, 1, 8,
+                            cache=cache)
+    scratch._fit(model, x, targets, False, classes, sgd, 2, 2, 8,
+                 cache=cache)
+    reused, _ = scratch._fit(model, x, targets, False, classes, adam, 3, 3,
+                             8, cache=cache)
+    fresh, _ = scratch._fit(model, x, targets, False, classes, adam, 3, 3, 8)
+    assert fresh is not first
+    assert (reused is first) == (keras.config.backend() in
+                                 scratch.NetCache.BACKENDS)
+    assert int(keras.ops.convert_to_numpy(fresh.optimizer.iterations)) == 9
+    assert int(keras.ops.convert_to_numpy(reused.optimizer.iterations)) == 9
+    for a, b in zip(reused.get_weights(), fresh.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(reused.get_weights()[0],
+                           scratch.scratch_model(model, 3).get_weights()[0])
 
 
 def test_pixel_probe_rows_and_paired_differences(model):

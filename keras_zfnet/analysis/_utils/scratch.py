@@ -103,18 +103,59 @@ def _optimizer(setting):
                                 weight_decay=decay)
 
 
+class NetCache:
+    """Compiled scratch nets, reused by the fits of one analysis.
+
+    Compiling a fresh net for every fit retraced its train, test and
+    predict functions (about 0.6 s per traced function on 2 CPU cores,
+    several per fit: most of the demo's baseline time). A fit instead takes
+    the cached net of its head and optimizer, copies in the variables of a
+    freshly initialized net (weights and dropout seed states, so it starts
+    exactly where a fresh net would), zeroes the optimizer's state and sets
+    its learning rate: the same training, without the retracing.
+    """
+
+    # Where a reused net is checked to train exactly like a fresh one
+    # (tests/analysis/test_layer_analysis.py). On JAX and PyTorch a reused
+    # net ended with other weights (some training state outside the
+    # variables copied here); they compile a fresh net per fit.
+    BACKENDS = ("tensorflow",)
+
+    def __init__(self):
+        self._nets = {}
+
+    def net(self, model, outputs, head, setting, loss, metrics):
+        """A compiled net for one fit, freshly initialized."""
+        fresh = scratch_model(model, outputs, head=head)
+        key = (outputs, head, setting["optimizer"],
+               float(setting.get("weight_decay", 0.0)))
+        net = self._nets.get(key)
+        if net is None or keras.config.backend() not in self.BACKENDS:
+            fresh.compile(optimizer=_optimizer(setting), loss=loss,
+                          metrics=metrics)
+            self._nets[key] = fresh
+            return fresh
+        for target, source in zip(net.variables, fresh.variables):
+            target.assign(source)
+        for variable in net.optimizer.variables:
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+        net.optimizer.learning_rate = float(setting["learning_rate"])
+        return net
+
+
 def _fit(model, images, targets, multi_label, classes, setting, epochs,
-         seed, batch_size, validation=None, patience=None):
+         seed, batch_size, validation=None, patience=None, cache=None):
     keras.utils.set_random_seed(int(seed))
+    cache = NetCache() if cache is None else cache
     if multi_label:
-        net = scratch_model(model, targets.shape[1], head="sigmoid")
+        outputs, head = targets.shape[1], "sigmoid"
         loss, monitor = keras.losses.BinaryCrossentropy(), "val_loss"
     else:
-        net = scratch_model(model, max(2, len(classes)), head="softmax")
+        outputs, head = max(2, len(classes)), "softmax"
         loss = keras.losses.SparseCategoricalCrossentropy()
         monitor = "val_accuracy"
-    net.compile(optimizer=_optimizer(setting), loss=loss,
-                metrics=None if multi_label else ["accuracy"])
+    net = cache.net(model, outputs, head, setting, loss,
+                    None if multi_label else ["accuracy"])
     callbacks = []
     if validation is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -143,7 +184,7 @@ def _score(net, images, labels, multi_label, classes):
 
 def train_scratch(model, images, labels, multi_label, epochs, seed=0,
                   batch_size=32, search=None, patience=20,
-                  validation_fraction=0.2):
+                  validation_fraction=0.2, cache=None):
     """A fresh copy of `model`'s architecture, tuned and trained on
     `images` until its validation score stops improving.
 
@@ -166,6 +207,9 @@ def train_scratch(model, images, labels, multi_label, epochs, seed=0,
         search: settings to try (default `DEFAULT_SEARCH`).
         patience: epochs without improvement before a setting stops.
         validation_fraction: share of each class held out.
+        cache: a `NetCache` shared by the fits of one analysis (a new
+            one by default). The returned net belongs to it: the next fit
+            through the same cache overwrites its weights.
 
     Returns:
         `(net, classes, info)`: the trained model, for single labels the
@@ -174,6 +218,7 @@ def train_scratch(model, images, labels, multi_label, epochs, seed=0,
         `validation_score`, `epochs` and `steps` of the final training.
     """
     search = check_search(search)
+    cache = NetCache() if cache is None else cache
     images = np.asarray(images, dtype="float32")
     if multi_label:
         classes, targets = None, np.asarray(labels, dtype="float32")
@@ -187,7 +232,7 @@ def train_scratch(model, images, labels, multi_label, epochs, seed=0,
         for setting in search:
             net, epoch = _fit(model, images[fit], targets[fit], multi_label,
                               classes, setting, epochs, seed, batch_size,
-                              validation, patience)
+                              validation, patience, cache)
             score = _score(net, images[held], np.asarray(labels)[held],
                            multi_label, classes)
             if best is None or score > best[0]:
@@ -196,7 +241,7 @@ def train_scratch(model, images, labels, multi_label, epochs, seed=0,
         best = (float("nan"), search[0], epochs)
     score, setting, epoch = best
     net, _ = _fit(model, images, targets, multi_label, classes, setting,
-                  epoch, seed, batch_size)
+                  epoch, seed, batch_size, cache=cache)
     info = dict(optimizer=setting["optimizer"],
                 learning_rate=float(setting["learning_rate"]),
                 weight_decay=float(setting.get("weight_decay", 0.0)),
@@ -207,7 +252,7 @@ def train_scratch(model, images, labels, multi_label, epochs, seed=0,
 
 def train_and_score(model, train_images, train_labels, test_images,
                     test_labels, multi_label, epochs, seed=0, search=None,
-                    patience=20):
+                    patience=20, cache=None):
     """Tunes and trains the scratch baseline and scores it like the linear
     probes (mean per-class accuracy, or mean average precision).
 
@@ -216,5 +261,6 @@ def train_and_score(model, train_images, train_labels, test_images,
     """
     net, classes, info = train_scratch(model, train_images, train_labels,
                                        multi_label, epochs, seed,
-                                       search=search, patience=patience)
+                                       search=search, patience=patience,
+                                       cache=cache)
     return _score(net, test_images, test_labels, multi_label, classes), info
