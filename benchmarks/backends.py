@@ -120,7 +120,13 @@ def main(argv=None):
     parser.add_argument("--backends", default="tensorflow,jax,torch")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick and args.models != parser.get_default("models"):
+        parser.error("--quick runs MiniZFNet only; use --models or --quick")
     models = "MiniZFNet" if args.quick else args.models
+    unknown = set(models.split(",")) - {"MiniZFNet", "ZFNet"}
+    if unknown:
+        parser.error(f"--models takes MiniZFNet and/or ZFNet; unknown: "
+                     f"{', '.join(sorted(unknown))}")
     if args.child:
         child(args.child, models.split(","))
         return
@@ -154,7 +160,7 @@ def main(argv=None):
         ("occluded images / s", "occluded_per_s", "{:.0f}"),
         ("forward images / s", "forward_per_s", "{:.0f}"),
         ("  occlusion / forward (>= 1.0x)", "occlusion_ratio", "{:.2f}x"),
-        ("browse conv5 k=9 (s)", "browse_s", "{:.2f}"),
+        ("browse conv5 k=9 (s; ZFNet incl. compile)", "browse_s", "{:.2f}"),
     ]
     for model in models:
         count = next(r[model]["images"] for r in results.values()

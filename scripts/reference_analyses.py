@@ -4,15 +4,17 @@
    "fashion_mnist")` (5x5 stride-1 first layer) vs
    `"fashion_mnist_alexnet"` (9x9 stride 2), trained identically, on the
    first 256 Fashion-MNIST test images.
-2. Invariance (Fig. 5) of the `fashion_mnist` preset on 5 test images of
-   different classes: vertical translation, scale, rotation; layers conv1
-   and fc7 (the paper's layers 1 and 7).
+2. Invariance (Fig. 5) of the `fashion_mnist` preset on the first 10 test
+   images of every class (100 images, means with 95% bands): vertical
+   translation, scale, rotation; layers conv1 and fc7 (the paper's layers 1
+   and 7).
 3. Correspondence (Sec. 4.3, Table 1) on 10 ankle boots (toe, heel, shaft
    opening) and 10 shirts (collar, left sleeve), layers conv5 and fc7, boxes
    placed per image relative to the object's bounding box.
 
 Usage:
     python scripts/reference_analyses.py [--output docs/images]
+        [--sections diagnosis,invariance,correspondence]
 Prints the reports and tables (Markdown); writes fig6_diagnosis.png and
 fig5_invariance.png to --output.
 """
@@ -147,7 +149,12 @@ def main(argv=None):
     parser.add_argument("--sections", default="diagnosis,invariance,"
                         "correspondence", help="comma-separated")
     args = parser.parse_args(argv)
-    sections = args.sections.split(",")
+    sections = [name.strip() for name in args.sections.split(",")]
+    known = ("diagnosis", "invariance", "correspondence")
+    unknown = [name for name in sections if name not in known]
+    if unknown:
+        parser.error(f"--sections takes names among {', '.join(known)}; "
+                     f"unknown: {', '.join(unknown)}")
     os.makedirs(args.output, exist_ok=True)
 
     import matplotlib

@@ -169,7 +169,9 @@ def invariance(model, images, transform, amounts, layers, labels=None,
     # MiniZFNet, 100 images x 25 rotations, 11.1 s -> 2.4 s on TensorFlow).
     features = graph.feature_model(names, include_output=True)
     forward = backend.compile_function(
-        lambda x: features(x, training=False), variables=model.variables)
+        lambda x: features(x, training=False),
+        signature=[((None, *images.shape[1:]), "float32")],
+        variables=model.variables)
     needs_softmax = not graph.output_is_probability
 
     def run(batch_images):

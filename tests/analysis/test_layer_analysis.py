@@ -244,6 +244,38 @@ def test_net_cache_trains_exactly_like_a_fresh_net(model):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert not np.allclose(reused.get_weights()[0],
                            scratch.scratch_model(model, 3).get_weights()[0])
+    # The search with validation and early stopping, through the warm cache
+    # and through a new one: the same choice and the same final weights.
+    search = [adam, sgd]
+    warm = scratch.train_scratch(model, x, y, False, 3, seed=4,
+                                 search=search, patience=1, batch_size=8,
+                                 cache=cache)
+    cold = scratch.train_scratch(model, x, y, False, 3, seed=4,
+                                 search=search, patience=1, batch_size=8)
+    assert warm[2] == cold[2]
+    for a, b in zip(warm[0].get_weights(), cold[0].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_net_cache_is_not_used_under_mixed_precision(model):
+    """A loss-scale optimizer does not start from zeros: no reuse, and a
+    second fit still trains to finite weights."""
+    from keras_zfnet.analysis._utils import scratch
+
+    x, y = synthetic_data(per_class=8)
+    classes, targets = np.unique(y, return_inverse=True)
+    adam = dict(optimizer="adam", learning_rate=0.01)
+    cache = scratch.NetCache()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        first, _ = scratch._fit(model, x, targets, False, classes, adam, 2,
+                                1, 8, cache=cache)
+        second, _ = scratch._fit(model, x, targets, False, classes, adam, 2,
+                                 2, 8, cache=cache)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert second is not first
+    assert all(np.isfinite(w).all() for w in second.get_weights())
 
 
 def test_pixel_probe_rows_and_paired_differences(model):

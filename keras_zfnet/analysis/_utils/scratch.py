@@ -120,6 +120,9 @@ class NetCache:
     # net ended with other weights (some training state outside the
     # variables copied here); they compile a fresh net per fit.
     BACKENDS = ("tensorflow",)
+    # Larger nets train long enough that tracing is a small share, and a
+    # cache would hold one net and its optimizer state per setting.
+    MAX_PARAMS = 5_000_000
 
     def __init__(self):
         self._nets = {}
@@ -130,10 +133,12 @@ class NetCache:
         key = (outputs, head, setting["optimizer"],
                float(setting.get("weight_decay", 0.0)))
         net = self._nets.get(key)
-        if net is None or keras.config.backend() not in self.BACKENDS:
+        if not self._reusable(net, fresh):
             fresh.compile(optimizer=_optimizer(setting), loss=loss,
                           metrics=metrics)
-            self._nets[key] = fresh
+            if (keras.config.backend() in self.BACKENDS
+                    and fresh.count_params() <= self.MAX_PARAMS):
+                self._nets[key] = fresh
             return fresh
         for target, source in zip(net.variables, fresh.variables):
             target.assign(source)
@@ -141,6 +146,20 @@ class NetCache:
             variable.assign(np.zeros(variable.shape, variable.dtype))
         net.optimizer.learning_rate = float(setting["learning_rate"])
         return net
+
+    @staticmethod
+    def _reusable(net, fresh):
+        """Whether `net` can take `fresh`'s state: the same variables, and
+        an optimizer whose initial state is all zeros (a mixed-precision
+        `LossScaleOptimizer` starts its loss scale at 2**15)."""
+        if net is None or keras.config.backend() not in NetCache.BACKENDS:
+            return False
+        if isinstance(net.optimizer, keras.optimizers.LossScaleOptimizer):
+            return False
+        pairs = list(zip(net.variables, fresh.variables))
+        return len(net.variables) == len(fresh.variables) and all(
+            tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype
+            for a, b in pairs)
 
 
 def _fit(model, images, targets, multi_label, classes, setting, epochs,
