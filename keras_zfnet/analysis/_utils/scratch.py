@@ -149,17 +149,16 @@ class NetCache:
 
     @staticmethod
     def _reusable(net, fresh):
-        """Whether `net` can take `fresh`'s state: the same variables, and
-        an optimizer whose initial state is all zeros (a mixed-precision
+        """Whether the cached `net` (only kept on `BACKENDS`, below
+        `MAX_PARAMS`) can take `fresh`'s state: the same variables, and an
+        optimizer whose initial state is all zeros (a mixed-precision
         `LossScaleOptimizer` starts its loss scale at 2**15)."""
-        if net is None or keras.config.backend() not in NetCache.BACKENDS:
+        if net is None or isinstance(net.optimizer,
+                                     keras.optimizers.LossScaleOptimizer):
             return False
-        if isinstance(net.optimizer, keras.optimizers.LossScaleOptimizer):
-            return False
-        pairs = list(zip(net.variables, fresh.variables))
         return len(net.variables) == len(fresh.variables) and all(
             tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype
-            for a, b in pairs)
+            for a, b in zip(net.variables, fresh.variables))
 
 
 def _fit(model, images, targets, multi_label, classes, setting, epochs,
