@@ -1,27 +1,71 @@
-"""Transposed convolution, with a faster path for few-channel outputs."""
+"""Transposed convolution, by the method measured fastest per backend."""
 
 import keras
 from keras import ops
 
-# Below this many output channels a strided transposed convolution is
-# computed as one stride-1 convolution over stride**2 phases (measured 2-3x
-# faster on CPU for the first layer's 3 channels with TensorFlow 2.16).
-PHASE_MAX_CHANNELS = 8
-# Kernels with at least this many input x output channels also run as
-# forward convolutions (phases; one phase at stride 1): with TensorFlow 2.21
-# on 2 CPU cores, 64 windowed ZFNet conv5 projections took 0.81-0.91 s this
-# way against 1.08-1.21 s through the transposed-convolution kernel, while
-# MiniZFNet's narrower layers (at most 96 x 96) were slower this way.
+# Three ways to compute the same transposed convolution, chosen per backend
+# and shape by `method_for` from side-by-side timings (2 CPU cores,
+# Keras 3.15, TF 2.21, JAX 0.10.2, torch 2.13; 1 and 64 items, the windowed
+# ZFNet-224 and MiniZFNet conv1-conv5 mirrors):
+# - "kernel": the backend's transposed-convolution kernel.
+# - "phases": one stride-1 forward convolution over stride**2 phases. A
+#   "valid" transposed convolution's output is larger than its input, and a
+#   forward convolution computes every output position over the whole
+#   (padded) kernel: for a 3 x 3 window through a 3 x 3 kernel that is
+#   25 / 9 = 2.8x the multiply-adds the map needs.
+# - "taps": one matrix product of the input with every kernel tap (exactly
+#   the multiply-adds needed), then each tap's product added at its offset
+#   (overlap-add). For ZFNet conv5 / conv4 / conv3 windows of 64 items on
+#   TF: 11.6 / 35.7 / 45.6 ms by phases against 4.4 / 18.1 / 26.9 ms by
+#   taps; on JAX one item's whole ZFNet mirror 18.5 -> 6.6 ms and
+#   MiniZFNet's 1.11 -> 0.48 ms. The many small adds cost per-op overhead
+#   with PyTorch's eager ops (MiniZFNet layers 2-10x slower there), and
+#   strided layers gain nothing (ZFNet conv2, TF, 64 items: 276 ms by taps
+#   against 279 ms by phases).
+# Kernels with at least this many input x output channels are "wide".
 PHASE_MIN_WIDE = 16384
-# On JAX (XLA's CPU convolutions) every transposed convolution runs faster
-# as forward convolutions over phases: MiniZFNet conv5, 64 channels of one
-# image in one call, 95 -> 59 ms; one projection 3.24 -> 3.10 ms (2 CPU
-# cores, JAX 0.10.2). On TensorFlow the same choice made that call slower
-# (51 -> 78 ms) and on PyTorch one projection slower (343 -> 413 ms).
-PHASES_EVERYWHERE_BACKENDS = ("jax",)
+# Output channels at or below which a strided layer is "few-channel" (a
+# first layer's 3).
+PHASE_MAX_CHANNELS = 8
+METHODS = ("kernel", "phases", "taps")
 
 
-def conv_transpose_valid(x, kernel, strides):
+def method_for(backend_name, kernel_shape, strides):
+    """The measured-fastest method for a kernel `(kh, kw, channels,
+    filters)` at `strides` on `backend_name`.
+
+    - JAX (XLA fuses the adds): taps, except few-channel strided layers
+      (phases: ZFNet conv1, 64 items, 170 ms against 212 ms by taps).
+    - TensorFlow and PyTorch: taps for wide stride-1 kernels. Otherwise
+      TensorFlow runs wide strided kernels by phases (ZFNet conv2: 279 ms
+      against 281 ms on its kernel) and the rest on its kernel (the
+      few-channel strided conv1: 169 ms against 253 ms by phases with
+      TF 2.21); PyTorch runs them on its kernel (conv2: 186 ms against
+      240 ms by phases).
+
+    Args:
+        backend_name: `keras.config.backend()`.
+        kernel_shape: `(kh, kw, channels, filters)`.
+        strides: `(sr, sc)`.
+
+    Returns:
+        One of `METHODS`.
+    """
+    _, _, channels, filters = kernel_shape
+    strided = max(strides) > 1
+    wide = channels * filters >= PHASE_MIN_WIDE
+    if backend_name == "jax":
+        if strided and channels <= PHASE_MAX_CHANNELS:
+            return "phases"
+        return "taps"
+    if wide and not strided:
+        return "taps"
+    if backend_name == "tensorflow" and wide:
+        return "phases"
+    return "kernel"
+
+
+def conv_transpose_valid(x, kernel, strides, method=None):
     """`"valid"` transposed convolution of `x` with a `Conv2D` kernel.
 
     Output size `(h - 1) * stride + kernel` per axis, i.e. the gradient of a
@@ -31,18 +75,77 @@ def conv_transpose_valid(x, kernel, strides):
         x: `(batch, h, w, filters)` tensor.
         kernel: `(kh, kw, channels, filters)` forward kernel.
         strides: `(sr, sc)`.
+        method: one of `METHODS`, or None for `method_for`'s choice. All
+            three compute the same map.
 
     Returns:
         `(batch, (h - 1) * sr + kh, (w - 1) * sc + kw, channels)` tensor.
+
+    Example:
+
+    >>> y = np.ones((1, 2, 2, 4), "float32")
+    >>> k = np.ones((3, 3, 1, 4), "float32")
+    >>> ops.convert_to_numpy(conv_transpose_valid(y, k, (1, 1)))[0, :, :, 0]
+    array([[ 4.,  8.,  8.,  4.],
+           [ 8., 16., 16.,  8.],
+           [ 8., 16., 16.,  8.],
+           [ 4.,  8.,  8.,  4.]], dtype=float32)
     """
     kernel = ops.convert_to_tensor(kernel)
     strides = tuple(int(s) for s in strides)
-    if max(strides) > 1 and kernel.shape[2] <= PHASE_MAX_CHANNELS:
+    if method is None:
+        method = method_for(keras.config.backend(), tuple(kernel.shape),
+                            strides)
+    if method == "phases":
         return _by_phases(x, kernel, strides)
-    if (kernel.shape[2] * kernel.shape[3] >= PHASE_MIN_WIDE
-            or keras.config.backend() in PHASES_EVERYWHERE_BACKENDS):
-        return _by_phases(x, kernel, strides)
-    return ops.conv_transpose(x, kernel, strides=strides, padding="valid")
+    if method == "taps":
+        return _by_taps(x, kernel, strides)
+    if method != "kernel":
+        raise ValueError(f"Expected `method` to be one of {METHODS} or "
+                         f"None; received: method={method!r}")
+    z = ops.conv_transpose(x, kernel, strides=strides, padding="valid")
+    # Keras' "valid" output has `h * s` rows when the kernel is smaller than
+    # the stride; the rows past `(h - 1) * s + k` are zeros.
+    return z[:, : (x.shape[1] - 1) * strides[0] + kernel.shape[0],
+             : (x.shape[2] - 1) * strides[1] + kernel.shape[1], :]
+
+
+def _by_taps(x, kernel, strides):
+    """One matrix product gives every tap's contribution `x @ kernel[i,
+    j].T`; tap `(i, j)` lands on output rows `q * sr + i`, columns
+    `r * sc + j`. Within output phase `(i % sr, j % sc)` that is a shift of
+    the input grid by `(i // sr, j // sc)`: the shifted taps are summed per
+    phase, then the phases interleaved (depth to space)."""
+    kr, kc, channels, filters = kernel.shape
+    sr, sc = strides
+    h, w = x.shape[1], x.shape[2]
+    taps = ops.matmul(ops.reshape(x, (-1, filters)),
+                      ops.transpose(ops.reshape(kernel, (-1, filters))))
+    taps = ops.reshape(taps, (-1, h, w, kr * kc, channels))
+    pr, pc = -(-kr // sr), -(-kc // sc)
+    rows = []
+    for a in range(sr):
+        row = []
+        for b in range(sc):
+            total = None
+            for m in range(-(-(kr - a) // sr)):
+                for n in range(-(-(kc - b) // sc)):
+                    tap = (a + sr * m) * kc + b + sc * n
+                    shifted = ops.pad(taps[:, :, :, tap, :], [
+                        [0, 0], [m, pr - 1 - m], [n, pc - 1 - n], [0, 0]])
+                    total = shifted if total is None else total + shifted
+            if total is None:  # no tap in this phase (kernel < stride)
+                total = ops.pad(ops.zeros_like(taps[:, :, :, 0, :]), [
+                    [0, 0], [0, pr - 1], [0, pc - 1], [0, 0]])
+            row.append(total)
+        rows.append(row)
+    if sr == 1 and sc == 1:
+        z = rows[0][0]
+    else:
+        z = ops.stack([ops.stack(row, axis=3) for row in rows], axis=2)
+        z = ops.reshape(z, (-1, (h + pr - 1) * sr, (w + pc - 1) * sc,
+                            channels))
+    return z[:, : (h - 1) * sr + kr, : (w - 1) * sc + kc, :]
 
 
 def _by_phases(x, kernel, strides):

@@ -1,37 +1,74 @@
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
+from keras_zfnet import backend
+from keras_zfnet.deconv.transposed import METHODS
 from keras_zfnet.deconv.transposed import conv_transpose_valid
+from keras_zfnet.deconv.transposed import method_for
+
+SHAPES = [
+    ((9, 8), (7, 7), (2, 2), 3, 5),  # few channels, strided (a first layer)
+    ((6, 7), (5, 4), (3, 2), 1, 5),
+    ((5, 5), (2, 3), (2, 2), 2, 5),  # kernel smaller than any stride
+    ((5, 5), (1, 1), (3, 3), 2, 3),  # some phases get no tap at all
+    ((5, 6), (3, 3), (2, 2), 16, 5),
+    ((4, 4), (3, 3), (1, 1), 3, 5),
+    ((1, 1), (3, 3), (1, 1), 4, 6),  # a single seed position
+    ((4, 5), (3, 3), (1, 1), 128, 128),  # wide
+    ((4, 3), (5, 5), (2, 2), 128, 128),  # wide, strided
+]
 
 
-@pytest.mark.parametrize(
-    "size,kernel,strides,channels,filters",
-    [
-        ((9, 8), (7, 7), (2, 2), 3, 5),  # the phase path (few channels)
-        ((6, 7), (5, 4), (3, 2), 1, 5),
-        ((5, 5), (2, 3), (2, 2), 2, 5),  # kernel smaller than any stride
-        ((5, 6), (3, 3), (2, 2), 16, 5),  # the plain path
-        ((4, 4), (3, 3), (1, 1), 3, 5),
-        ((4, 5), (3, 3), (1, 1), 128, 128),  # wide: forward convolution
-        ((4, 3), (5, 5), (2, 2), 128, 128),  # wide, strided: phases
-    ],
-)
-def test_equals_the_gradient_of_a_valid_convolution(size, kernel, strides,
-                                                    channels, filters):
+@pytest.mark.parametrize("method", [*METHODS, None])
+@pytest.mark.parametrize("size,kernel,strides,channels,filters", SHAPES)
+def test_equals_the_gradient_of_a_valid_convolution(
+        size, kernel, strides, channels, filters, method):
+    # The oracle: the backend's autodiff of a "valid" forward convolution.
     rng = np.random.default_rng(0)
-    w = tf.constant(rng.normal(size=(*kernel, channels, filters)),
-                    tf.float32)
+    w = rng.normal(size=(*kernel, channels, filters)).astype("float32")
     out_rows = (size[0] - 1) * strides[0] + kernel[0]
     out_cols = (size[1] - 1) * strides[1] + kernel[1]
-    x = tf.zeros((2, out_rows, out_cols, channels))
-    y = tf.constant(rng.normal(size=(2, *size, filters)), tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        forward = tf.nn.conv2d(x, w, strides, "VALID")
-    assert forward.shape[1:3] == size
-    expected = tape.gradient(forward, x, output_gradients=y)
-    result = conv_transpose_valid(y, w, strides)
+    x = np.zeros((2, out_rows, out_cols, channels), "float32")
+    y = rng.normal(size=(2, *size, filters)).astype("float32")
+
+    def forward(inputs):
+        return ops.conv(inputs, w, strides, "valid")
+
+    assert tuple(forward(x).shape[1:3]) == size
+    expected = ops.convert_to_numpy(
+        backend.vjp(forward, [x], ops.convert_to_tensor(y))[0])
+    result = ops.convert_to_numpy(
+        conv_transpose_valid(ops.convert_to_tensor(y), w, strides, method))
+    assert result.shape == expected.shape
     scale = np.abs(expected).max()
     np.testing.assert_allclose(result, expected, rtol=1e-5,
                                atol=1e-5 * max(1.0, scale))
+
+
+def test_every_backend_choice_is_a_method():
+    for name in ("tensorflow", "jax", "torch"):
+        for shape, strides in [((7, 7, 3, 96), (2, 2)),
+                               ((3, 3, 384, 384), (1, 1)),
+                               ((5, 5, 96, 256), (2, 2)),
+                               ((3, 3, 64, 96), (1, 1))]:
+            assert method_for(name, shape, strides) in METHODS
+
+
+def test_an_unknown_method_is_named():
+    y = np.ones((1, 2, 2, 4), "float32")
+    k = np.ones((3, 3, 1, 4), "float32")
+    with pytest.raises(ValueError, match="method='fft'"):
+        conv_transpose_valid(y, k, (1, 1), method="fft")
+
+
+def test_docstring_example():
+    y = np.ones((1, 2, 2, 4), "float32")
+    k = np.ones((3, 3, 1, 4), "float32")
+    got = ops.convert_to_numpy(conv_transpose_valid(y, k, (1, 1)))[0, :, :, 0]
+    corner, edge, middle = 4.0, 8.0, 16.0
+    expected = np.array([[corner, edge, edge, corner],
+                         [edge, middle, middle, edge],
+                         [edge, middle, middle, edge],
+                         [corner, edge, edge, corner]])
+    np.testing.assert_array_equal(got, expected)
