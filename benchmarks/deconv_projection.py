@@ -51,7 +51,7 @@ def measure(name, model, image, repeats, channels=64):
     x = tf.constant(image)
     rows = []
     for windowed in ("auto", False):
-        dn = kz.Deconvnet(model)
+        dn = kz.Deconvnet(model, windowed=windowed)
         chans = list(range(channels))
         t_forward, t_predict, t_one, t_batched = interleaved(
             [lambda: forward(x).numpy(),

@@ -174,14 +174,25 @@ def invariance(model, images, transform, amounts, layers, labels=None,
         variables=model.variables)
     needs_softmax = not graph.output_is_probability
 
+    # Every call runs on full chunks: JAX compiles once per shape, so the
+    # short last chunk is padded (with copies of its first image) and its
+    # padding dropped.
+    full = min(batch_size, len(images))
+
     def run(batch_images):
         outs, probs = [[] for _ in names], []
         for start in range(0, len(batch_images), batch_size):
             chunk = batch_images[start:start + batch_size]
+            size = len(chunk)
+            padded = backend.padded_size(size, full)
+            if padded > size:
+                chunk = np.concatenate(
+                    [chunk, np.repeat(chunk[:1], padded - size, 0)])
             output, *layer_outputs = _as_list(forward(chunk))
             for i, out in enumerate(layer_outputs):
-                outs[i].append(ops.convert_to_numpy(out).reshape(len(chunk), -1))
-            p = ops.convert_to_numpy(output)
+                outs[i].append(
+                    ops.convert_to_numpy(out)[:size].reshape(size, -1))
+            p = ops.convert_to_numpy(output)[:size]
             probs.append(_softmax(p) if needs_softmax else p)
         return [np.concatenate(o) for o in outs], np.concatenate(probs)
 

@@ -149,3 +149,18 @@ def test_interval_is_the_mean_with_a_normal_band():
         r.interval("fc7")
     figure = r.plot()  # more than 12 images? no: lines and the band
     assert len(figure.axes) == 3
+
+
+def test_a_ragged_last_chunk_gives_the_same_numbers():
+    # 5 images in chunks of 2 (the last one padded on JAX) against one chunk.
+    model, images = _model(), _images(n=5)
+    whole = kz.invariance(model, images, "rotate", [0, 90], ["conv2", "fc7"],
+                          batch_size=64)
+    chunked = kz.invariance(model, images, "rotate", [0, 90],
+                            ["conv2", "fc7"], batch_size=2)
+    for name in ("conv2", "fc7"):
+        np.testing.assert_allclose(chunked.distances[name],
+                                   whole.distances[name], rtol=1e-5,
+                                   atol=1e-6)
+    np.testing.assert_allclose(chunked.probabilities, whole.probabilities,
+                               rtol=1e-5, atol=1e-7)
