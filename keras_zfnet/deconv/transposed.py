@@ -24,45 +24,77 @@ from keras import ops
 #   against 279 ms by phases).
 # Kernels with at least this many input x output channels are "wide".
 PHASE_MIN_WIDE = 16384
-# Output channels at or below which a strided layer is "few-channel" (a
-# first layer's 3).
+# Output channels at or below which a layer is "few-channel" (a first
+# layer's 3).
 PHASE_MAX_CHANNELS = 8
+# Taps pay for their overlap-add (memory traffic, growing with the map) with
+# the multiply-adds they save over phases (a share of the map's, growing
+# with the input filters): `taps_gain` is that share times the filters.
+# ResNet50's 3 x 3 convolutions (16 items) ran by taps 2x slower than by
+# phases on 28 x 28 maps (gain 17) on TF and JAX; on 14 x 14 maps (gain 60)
+# taps were 9-16% faster on JAX and between 12% faster and 28% slower in
+# two TF runs. Every ZFNet conv3-conv5 window has a gain of 188 or more.
+TAPS_MIN_GAIN = 64
+TAPS_MIN_GAIN_JAX = 32
 METHODS = ("kernel", "phases", "taps")
 
 
-def method_for(backend_name, kernel_shape, strides):
-    """The measured-fastest method for a kernel `(kh, kw, channels,
-    filters)` at `strides` on `backend_name`.
+def taps_gain(size, kernel_shape, strides):
+    """The input filters times the share of the phases' multiply-adds that
+    taps save for a `size = (h, w)` input."""
+    kr, kc, _, filters = kernel_shape
+    sr, sc = strides
+    h, w = size
+    pr, pc = -(-kr // sr), -(-kc // sc)
+    phases = (h + pr - 1) * (w + pc - 1) * pr * pc * sr * sc
+    return filters * (1 - h * w * kr * kc / phases)
 
-    - JAX (XLA fuses the adds): taps, except few-channel strided layers
-      (phases: ZFNet conv1, 64 items, 170 ms against 212 ms by taps).
-    - TensorFlow and PyTorch: taps for wide stride-1 kernels. Otherwise
-      TensorFlow runs wide strided kernels by phases (ZFNet conv2: 279 ms
-      against 281 ms on its kernel) and the rest on its kernel (the
-      few-channel strided conv1: 169 ms against 253 ms by phases with
-      TF 2.21); PyTorch runs them on its kernel (conv2: 186 ms against
-      240 ms by phases).
+
+def method_for(backend_name, kernel_shape, strides, size):
+    """The measured-fastest method for a kernel `(kh, kw, channels,
+    filters)` at `strides` on a `size = (h, w)` input on `backend_name`.
+
+    - JAX (XLA fuses the overlap-add): phases for few-channel strided
+      layers (ZFNet conv1, 64 items: 170 ms against 212 ms by taps); taps
+      for 1 x 1 kernels (a plain matrix product), few-channel and other
+      strided layers, and when `taps_gain` reaches `TAPS_MIN_GAIN_JAX`;
+      otherwise phases.
+    - TensorFlow and PyTorch: taps for wide stride-1 kernels with a
+      `taps_gain` of 64 or more. Otherwise TensorFlow runs wide kernels by
+      phases and the rest on its kernel (the few-channel strided ZFNet
+      conv1: 169 ms against 253 ms by phases with TF 2.21); PyTorch runs
+      few-channel strided layers and wide stride-1 kernels by phases and
+      the rest on its kernel (ZFNet conv2: 186 ms against 240 ms by
+      phases).
 
     Args:
         backend_name: `keras.config.backend()`.
         kernel_shape: `(kh, kw, channels, filters)`.
         strides: `(sr, sc)`.
+        size: `(h, w)` of the input.
 
     Returns:
         One of `METHODS`.
     """
-    _, _, channels, filters = kernel_shape
+    kr, kc, channels, filters = kernel_shape
     strided = max(strides) > 1
+    few = channels <= PHASE_MAX_CHANNELS
     wide = channels * filters >= PHASE_MIN_WIDE
+    gain = taps_gain(size, kernel_shape, strides)
     if backend_name == "jax":
-        if strided and channels <= PHASE_MAX_CHANNELS:
+        if strided and few:
             return "phases"
-        return "taps"
-    if wide and not strided:
-        return "taps"
-    if backend_name == "tensorflow" and wide:
+        if (strided or few or (kr, kc) == (1, 1)
+                or gain >= TAPS_MIN_GAIN_JAX):
+            return "taps"
         return "phases"
-    return "kernel"
+    if wide and not strided and gain >= TAPS_MIN_GAIN:
+        return "taps"
+    if backend_name == "tensorflow":
+        return "phases" if wide else "kernel"
+    if strided:
+        return "phases" if few else "kernel"
+    return "phases" if wide else "kernel"
 
 
 def conv_transpose_valid(x, kernel, strides, method=None):
@@ -95,7 +127,7 @@ def conv_transpose_valid(x, kernel, strides, method=None):
     strides = tuple(int(s) for s in strides)
     if method is None:
         method = method_for(keras.config.backend(), tuple(kernel.shape),
-                            strides)
+                            strides, tuple(x.shape[1:3]))
     if method == "phases":
         return _by_phases(x, kernel, strides)
     if method == "taps":

@@ -6,6 +6,7 @@ from keras_zfnet import backend
 from keras_zfnet.deconv.transposed import METHODS
 from keras_zfnet.deconv.transposed import conv_transpose_valid
 from keras_zfnet.deconv.transposed import method_for
+from keras_zfnet.deconv.transposed import taps_gain
 
 SHAPES = [
     ((9, 8), (7, 7), (2, 2), 3, 5),  # few channels, strided (a first layer)
@@ -46,13 +47,26 @@ def test_equals_the_gradient_of_a_valid_convolution(
                                atol=1e-5 * max(1.0, scale))
 
 
-def test_every_backend_choice_is_a_method():
+def test_taps_gain_is_the_share_of_multiply_adds_saved_times_filters():
+    # A 1 x 1 input through a 3 x 3 kernel: phases compute 3 x 3 outputs
+    # over 9 taps (81 per filter pair), taps the 9 needed.
+    assert taps_gain((1, 1), (3, 3, 4, 10), (1, 1)) == pytest.approx(
+        10 * (1 - 9 / 81))
+    # A 1 x 1 kernel at stride 1 wastes nothing.
+    assert taps_gain((7, 7), (1, 1, 4, 10), (1, 1)) == 0
+
+
+def test_choices_follow_the_size_of_the_map():
+    wide = (3, 3, 256, 256)
     for name in ("tensorflow", "jax", "torch"):
+        # a small window: taps save most of the multiply-adds
+        assert method_for(name, wide, (1, 1), (3, 3)) == "taps"
+        # a big map: the overlap-add costs more than taps save
+        assert method_for(name, wide, (1, 1), (56, 56)) != "taps"
         for shape, strides in [((7, 7, 3, 96), (2, 2)),
-                               ((3, 3, 384, 384), (1, 1)),
                                ((5, 5, 96, 256), (2, 2)),
                                ((3, 3, 64, 96), (1, 1))]:
-            assert method_for(name, shape, strides) in METHODS
+            assert method_for(name, shape, strides, (13, 13)) in METHODS
 
 
 def test_an_unknown_method_is_named():
