@@ -29,17 +29,19 @@ import tensorflow as tf  # noqa: E402
 import keras_zfnet as kz  # noqa: E402
 
 
-def mac_bound(model, layer="conv5"):
+def mac_bound(model, layer="conv5", windowed="auto"):
     """The physical floor of one projection, over one forward pass: (the
     forward's multiply-adds up to `layer` + the mirror's inside the seed's
-    cone) / the whole forward's multiply-adds."""
+    cone, or on whole maps when `windowed` is False) / the whole forward's
+    multiply-adds."""
     from keras_zfnet.deconv import windows as windows_lib
 
     dn = kz.Deconvnet(model)
     graph = dn._graph(tuple(model.input_shape[1:]))
     seed = graph.by_name[layer]
     forward = windows_lib.full_windows(graph, seed).cost
-    cone = windows_lib.receptive_windows(graph, seed)
+    cone = (windows_lib.receptive_windows(graph, seed)
+            if windowed is not False else None)
     mirror = (cone or windows_lib.full_windows(graph, seed)).cost
     whole = windows_lib.full_windows(graph, len(graph.nodes) - 1).cost
     return (forward + mirror) / whole
@@ -66,7 +68,7 @@ def measure(name, model, image, repeats, channels=64):
         )
         label = "auto" if windowed == "auto" else "full mirror"
         rows.append((name, label, t_loop, t_batched, t_one, t_forward,
-                     t_predict, mac_bound(model, layer)))
+                     t_predict, mac_bound(model, layer, windowed)))
     return rows
 
 

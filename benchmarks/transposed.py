@@ -1,7 +1,8 @@
 """Transposed convolutions: the three methods side by side, per layer shape.
 
-For the mirror's layer shapes (ZFNet-224 and MiniZFNet conv5 windows,
-ResNet50 whole maps), times `conv_transpose_valid` by the backend's kernel,
+For the layer shapes the mirror meets (ZFNet-224's conv1-conv5 windows of a
+conv5 seed, MiniZFNet's conv1 / conv2 / conv5 whole maps, ResNet50's whole
+maps), times `conv_transpose_valid` by the backend's kernel,
 by phases and by taps, interleaved in one run, on the current Keras backend
 (`KERAS_BACKEND`), compiled the way the engine compiles (`tf.function`,
 `jax.jit`; eager on PyTorch), and prints which method `method_for` picks and
@@ -38,6 +39,7 @@ SHAPES = [
     ("MiniZFNet conv1 map", 28, 28, 32, 1, 5, 1),
     ("ResNet50 conv4 3x3", 14, 14, 256, 256, 3, 1),
     ("ResNet50 conv3 3x3", 28, 28, 128, 128, 3, 1),
+    ("ResNet50 conv5 3x3", 7, 7, 512, 512, 3, 1),
     ("ResNet50 conv1", 112, 112, 64, 3, 7, 2),
 ]
 

@@ -35,7 +35,10 @@ PHASE_MAX_CHANNELS = 8
 # taps were 9-16% faster on JAX and between 12% faster and 28% slower in
 # two TF runs. On JAX, MiniZFNet's whole 7 x 7 conv5 map (gain 25) ran
 # 1.2-1.3x faster by taps (`benchmarks/transposed.py`). Every ZFNet
-# conv3-conv5 window has a gain of 188 or more.
+# conv3-conv5 window has a gain of 188 or more. JAX takes taps for strided
+# (more than 8 channels), few-channel and 1 x 1 layers whatever the gain:
+# measured on ZFNet conv2 windows and MiniZFNet's conv1 map, not on
+# first layers over big images.
 TAPS_MIN_GAIN = 64
 TAPS_MIN_GAIN_JAX = 20
 METHODS = ("kernel", "phases", "taps")
@@ -113,10 +116,13 @@ def conv_transpose_valid(x, kernel, strides, method=None):
             three compute the same map.
 
     Returns:
-        `(batch, (h - 1) * sr + kh, (w - 1) * sc + kw, channels)` tensor.
+        `(batch, (h - 1) * sr + kh, (w - 1) * sc + kw, channels)` tensor of
+        `x`'s dtype. Phases and taps need static `h` and `w`; with dynamic
+        sizes the choice is the backend's kernel.
 
     Example:
 
+    >>> import numpy as np
     >>> y = np.ones((1, 2, 2, 4), "float32")
     >>> k = np.ones((3, 3, 1, 4), "float32")
     >>> ops.convert_to_numpy(conv_transpose_valid(y, k, (1, 1)))[0, :, :, 0]
@@ -125,11 +131,17 @@ def conv_transpose_valid(x, kernel, strides, method=None):
            [ 8., 16., 16.,  8.],
            [ 4.,  8.,  8.,  4.]], dtype=float32)
     """
-    kernel = ops.convert_to_tensor(kernel)
+    x = ops.convert_to_tensor(x)
+    # One dtype in and out, whichever method runs (a float32 kernel would
+    # promote a low-precision signal in the matrix product of taps).
+    kernel = ops.cast(ops.convert_to_tensor(kernel), x.dtype)
     strides = tuple(int(s) for s in strides)
+    size = tuple(x.shape[1:3])
     if method is None:
-        method = method_for(keras.config.backend(), tuple(kernel.shape),
-                            strides, tuple(x.shape[1:3]))
+        # Phases and taps need static sizes; the engine's maps always have
+        # them, a direct caller's may not.
+        method = "kernel" if None in size else method_for(
+            keras.config.backend(), tuple(kernel.shape), strides, size)
     if method == "phases":
         return _by_phases(x, kernel, strides)
     if method == "taps":
@@ -138,10 +150,14 @@ def conv_transpose_valid(x, kernel, strides, method=None):
         raise ValueError(f"Expected `method` to be one of {METHODS} or "
                          f"None; received: method={method!r}")
     z = ops.conv_transpose(x, kernel, strides=strides, padding="valid")
-    # Keras' "valid" output has `h * s` rows when the kernel is smaller than
-    # the stride; the rows past `(h - 1) * s + k` are zeros.
-    return z[:, : (x.shape[1] - 1) * strides[0] + kernel.shape[0],
-             : (x.shape[2] - 1) * strides[1] + kernel.shape[1], :]
+    kr, kc = kernel.shape[0], kernel.shape[1]
+    if kr < strides[0] or kc < strides[1]:
+        # Keras' "valid" output then has `h * s` rows; those past
+        # `(h - 1) * s + k` are zeros.
+        shape = ops.shape(x)
+        z = z[:, : (shape[1] - 1) * strides[0] + kr,
+              : (shape[2] - 1) * strides[1] + kc, :]
+    return z
 
 
 def _by_taps(x, kernel, strides):

@@ -164,3 +164,26 @@ def test_a_ragged_last_chunk_gives_the_same_numbers():
                                    atol=1e-6)
     np.testing.assert_allclose(chunked.probabilities, whole.probabilities,
                                rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.skipif(keras.config.backend() == "torch",
+                    reason="PyTorch runs the function eagerly, per call")
+def test_one_trace_per_call_with_a_ragged_last_chunk(monkeypatch):
+    # 5 images in chunks of 2: JAX compiles per shape, so without padding
+    # the short last chunk would trace the pass a second time.
+    from keras_zfnet import backend
+
+    traced_shapes = []
+    compile_function = backend.compile_function
+
+    def counting(function, *args, **kwargs):
+        def traced(x):
+            traced_shapes.append(tuple(x.shape))
+            return function(x)
+
+        return compile_function(traced, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "compile_function", counting)
+    kz.invariance(_model(), _images(n=5), "rotate", [0, 45, 90], ["conv2"],
+                  batch_size=2, verbose=0)
+    assert len(traced_shapes) == 1, traced_shapes

@@ -18,6 +18,8 @@ SHAPES = [
     ((1, 1), (3, 3), (1, 1), 4, 6),  # a single seed position
     ((4, 5), (3, 3), (1, 1), 128, 128),  # wide
     ((4, 3), (5, 5), (2, 2), 128, 128),  # wide, strided
+    ((3, 2), (1, 2), (3, 1), 4, 6),  # kernel < stride on one axis only
+    ((1, 1), (3, 3), (2, 2), 16, 6),  # one position at a stride > 1
 ]
 
 
@@ -63,10 +65,48 @@ def test_choices_follow_the_size_of_the_map():
         assert method_for(name, wide, (1, 1), (3, 3)) == "taps"
         # a big map: the overlap-add costs more than taps save
         assert method_for(name, wide, (1, 1), (56, 56)) != "taps"
-        for shape, strides in [((7, 7, 3, 96), (2, 2)),
-                               ((5, 5, 96, 256), (2, 2)),
-                               ((3, 3, 64, 96), (1, 1))]:
-            assert method_for(name, shape, strides, (13, 13)) in METHODS
+
+
+@pytest.mark.parametrize("backend_name,shape,strides,size,expected", [
+    # the measured choices documented in `method_for`
+    ("tensorflow", (7, 7, 3, 96), (2, 2), (67, 67), "kernel"),
+    ("tensorflow", (5, 5, 96, 256), (2, 2), (15, 15), "phases"),
+    ("tensorflow", (3, 3, 256, 384), (1, 1), (5, 5), "taps"),
+    ("tensorflow", (3, 3, 64, 96), (1, 1), (7, 7), "kernel"),
+    ("torch", (5, 5, 96, 256), (2, 2), (15, 15), "kernel"),
+    ("torch", (7, 7, 3, 96), (2, 2), (67, 67), "phases"),
+    ("torch", (3, 3, 384, 384), (1, 1), (3, 3), "taps"),
+    ("jax", (7, 7, 3, 96), (2, 2), (67, 67), "phases"),
+    ("jax", (5, 5, 96, 256), (2, 2), (15, 15), "taps"),
+    ("jax", (3, 3, 96, 64), (1, 1), (7, 7), "taps"),  # gain 25
+    ("jax", (3, 3, 32, 64), (1, 1), (14, 14), "phases"),  # gain 15
+    ("jax", (5, 5, 1, 32), (1, 1), (28, 28), "taps"),  # few channels
+])
+def test_documented_choices(backend_name, shape, strides, size, expected):
+    assert method_for(backend_name, shape, strides, size) == expected
+
+
+@pytest.mark.tf_only
+def test_dynamic_sizes_run_on_the_kernel():
+    # A direct caller may trace with maps of unknown size (only TensorFlow's
+    # signatures have them); the result equals the static-size one.
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(2, 3, 4, 16)).astype("float32")
+    w = rng.normal(size=(3, 3, 5, 16)).astype("float32")
+    expected = ops.convert_to_numpy(conv_transpose_valid(y, w, (1, 1)))
+    f = tf.function(lambda a: conv_transpose_valid(a, w, (1, 1)),
+                    input_signature=[tf.TensorSpec((None, None, None, 16))])
+    np.testing.assert_allclose(f(y).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_signal_dtype_is_kept(method):
+    y = np.ones((1, 3, 3, 4), "float16")
+    w = np.ones((3, 3, 2, 4), "float32")
+    out = conv_transpose_valid(ops.convert_to_tensor(y), w, (1, 1), method)
+    assert "float16" in str(out.dtype)
 
 
 def test_an_unknown_method_is_named():
