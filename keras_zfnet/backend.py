@@ -6,7 +6,8 @@ lives here, as keras-hub does it: a portable reference path plus
 
 - `compile_function`: `tf.function` (optionally XLA) on TensorFlow,
   `jax.jit` on JAX, plain eager calls elsewhere; `padded_size`: the batch
-  size to pad ragged batches to (full batches on JAX).
+  size to pad ragged batches to (full batches on JAX), `pad_rows` the
+  padding.
 - `vjp`: the vector-Jacobian product of a function at a point (the
   deconvnet's fallback rule).
 - `fast_max_pool_with_switches` / `fast_unpool`: TensorFlow's
@@ -19,6 +20,7 @@ on whichever backend Keras runs.
 """
 
 import keras
+import numpy as np
 
 
 def name():
@@ -102,6 +104,14 @@ def padded_size(size, largest):
     if name() != "jax":
         return size
     return max(int(size), int(largest))
+
+
+def pad_rows(rows, size):
+    """NumPy `rows` padded to `size` with copies of its first row (to be
+    dropped from the results)."""
+    if len(rows) >= size:
+        return rows
+    return np.concatenate([rows, np.repeat(rows[:1], size - len(rows), 0)])
 
 
 def compile_errors():

@@ -184,10 +184,7 @@ def invariance(model, images, transform, amounts, layers, labels=None,
         for start in range(0, len(batch_images), batch_size):
             chunk = batch_images[start:start + batch_size]
             size = len(chunk)
-            padded = backend.padded_size(size, full)
-            if padded > size:
-                chunk = np.concatenate(
-                    [chunk, np.repeat(chunk[:1], padded - size, 0)])
+            chunk = backend.pad_rows(chunk, backend.padded_size(size, full))
             output, *layer_outputs = _as_list(forward(chunk))
             for i, out in enumerate(layer_outputs):
                 outs[i].append(

@@ -317,11 +317,11 @@ class Deconvnet:
                                         return_inverse=True)
             # Ragged passes padded to one shape where the backend compiles
             # once per shape (JAX); the padding is dropped.
-            slots = _pad_rows(picked, backend.padded_size(len(picked), items))
-            distinct = _pad_rows(distinct, backend.padded_size(
+            slots = backend.pad_rows(picked, backend.padded_size(len(picked), items))
+            distinct = backend.pad_rows(distinct, backend.padded_size(
                 len(distinct), min(items, len(images))))
             projected = _numpy(function(
-                images[distinct], _pad_rows(local, len(slots)).astype(
+                images[distinct], backend.pad_rows(local, len(slots)).astype(
                     "int32"), channels[slots], positions[slots]))
             result[picked] = projected[:len(picked)]
         return result
@@ -416,13 +416,6 @@ class Deconvnet:
                 function = projector.channels_function(shape, mode, xla)
             self._function_cache[key] = function
         return self._function_cache[key]
-
-
-def _pad_rows(rows, size):
-    """`rows` padded to `size` with copies of its first row."""
-    if len(rows) >= size:
-        return rows
-    return np.concatenate([rows, np.repeat(rows[:1], size - len(rows), 0)])
 
 
 def _numpy(tensor):

@@ -154,14 +154,19 @@ def conv_transpose_valid(x, kernel, strides, method=None):
         raise ValueError(f"Expected `method` to be one of {METHODS} or "
                          f"None; received: method={method!r}")
     z = ops.conv_transpose(x, kernel, strides=strides, padding="valid")
-    kr, kc = kernel.shape[0], kernel.shape[1]
-    if kr < strides[0] or kc < strides[1]:
+    if any(k < s for k, s in zip(kernel.shape[:2], strides)):
         # Keras' "valid" output then has `h * s` rows; those past
         # `(h - 1) * s + k` are zeros.
-        shape = ops.shape(x)
-        z = z[:, : (shape[1] - 1) * strides[0] + kr,
-              : (shape[2] - 1) * strides[1] + kc, :]
+        z = _crop(z, ops.shape(x)[1:3], kernel, strides)
     return z
+
+
+def _crop(z, size, kernel, strides):
+    """`z` cut to the `(h - 1) * s + k` rows and columns of a "valid"
+    transposed convolution of an `(h, w)` input."""
+    (h, w), (sr, sc) = size, strides
+    return z[:, : (h - 1) * sr + kernel.shape[0],
+             : (w - 1) * sc + kernel.shape[1], :]
 
 
 def _by_taps(x, kernel, strides):
@@ -199,7 +204,7 @@ def _by_taps(x, kernel, strides):
         z = ops.stack([ops.stack(row, axis=3) for row in rows], axis=2)
         z = ops.reshape(z, (-1, (h + pr - 1) * sr, (w + pc - 1) * sc,
                             channels))
-    return z[:, : (h - 1) * sr + kr, : (w - 1) * sc + kc, :]
+    return _crop(z, (h, w), kernel, strides)
 
 
 def _by_phases(x, kernel, strides):
@@ -220,5 +225,4 @@ def _by_phases(x, kernel, strides):
     z = ops.reshape(z, (-1, rows, cols, sr, sc, channels))
     z = ops.transpose(z, (0, 1, 3, 2, 4, 5))
     z = ops.reshape(z, (-1, rows * sr, cols * sc, channels))
-    h, w_ = x.shape[1], x.shape[2]
-    return z[:, : (h - 1) * sr + kr, : (w_ - 1) * sc + kc, :]
+    return _crop(z, x.shape[1:3], kernel, strides)
