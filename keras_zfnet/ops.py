@@ -180,8 +180,8 @@ def unpool(values, switches, output_size, pool_size=None, strides=None,
     offsets = kops.reshape(kops.arange(batch, dtype="int32") * plane,
                            (-1, 1, 1, 1))
     segment_ids = kops.reshape(kops.cast(switches, "int32") + offsets, (-1,))
-    flat = kops.segment_sum(kops.reshape(values, (-1,)), segment_ids,
-                            num_segments=batch * plane)
+    flat = backend.segment_sum(kops.reshape(values, (-1,)), segment_ids,
+                               batch * plane)
     return kops.reshape(flat, (-1, height, width, channels))
 
 

@@ -11,6 +11,7 @@ zeroed (the forward's zero padding), so windowed and whole-map passes agree.
 
 from keras import ops
 
+from keras_zfnet import backend
 from keras_zfnet import ops as zf_ops
 from keras_zfnet.deconv.rules import Context
 
@@ -71,16 +72,18 @@ def backward(graph, seed_id, signal, windows, record, positions=None,
         return tuple(positions[:, a] * windows.jumps[i][a]
                      + windows.offsets[i][a] for a in range(2))
 
-    pending = {seed_id: [signal]}
+    # Each pending part carries whether it is already zero outside its
+    # map (then the mask, a pass over the window, is skipped).
+    pending = {seed_id: [(signal, True)]}
     for i in reversed(graph.ancestors(seed_id)):
         parts = pending.pop(i, None)
         if not parts:
             continue
         node = graph.nodes[i]
-        dy = parts[0]
-        for part in parts[1:]:
+        dy = parts[0][0]
+        for part, _ in parts[1:]:
             dy = dy + part
-        if windows.windowed and i != seed_id:
+        if windows.windowed and not all(inside for _, inside in parts):
             dy = _mask(dy, starts(i), node.output_shape)
         if node.layer is None:
             if windows.windowed:
@@ -93,7 +96,8 @@ def backward(graph, seed_id, signal, windows, record, positions=None,
                 continue
             if node.spatial:
                 contribution = place_input(node, contribution, windows, m)
-            pending.setdefault(m, []).append(contribution)
+            pending.setdefault(m, []).append(
+                (contribution, node.rule.keeps_inside))
     raise ValueError("The seed does not depend on the model input.")
 
 
@@ -172,9 +176,9 @@ def paste(windows, row_starts, col_starts, frame_shape):
     items = ops.arange(batch, dtype="int32")
     index = _flat_window_index(items, row_starts, col_starts, rows, cols,
                                height, width)
-    flat = ops.segment_sum(ops.reshape(windows, (-1, channels)),
-                           ops.reshape(index, (-1,)),
-                           num_segments=batch * height * width)
+    flat = backend.segment_sum(ops.reshape(windows, (-1, channels)),
+                               ops.reshape(index, (-1,)),
+                               batch * height * width)
     return ops.reshape(flat, (-1, height, width, channels))
 
 

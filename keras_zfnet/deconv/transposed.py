@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_zfnet import backend
+
 # Three ways to compute the same transposed convolution, chosen per backend
 # and shape by `method_for` from side-by-side timings (2 CPU cores,
 # Keras 3.15, TF 2.21, JAX 0.10.2, torch 2.13; 1 and 64 items, the windowed
@@ -18,9 +20,9 @@ from keras import ops
 #   (overlap-add). For ZFNet conv5 / conv4 / conv3 windows of 64 items on
 #   TF: 11.6 / 35.7 / 45.6 ms by phases against 4.4 / 18.1 / 26.9 ms by
 #   taps; on JAX one item's whole ZFNet mirror 18.5 -> 6.6 ms and
-#   MiniZFNet's 1.11 -> 0.48 ms. The many small adds cost per-op overhead
-#   with PyTorch's eager ops (MiniZFNet layers 2-10x slower there), and
-#   strided layers gain nothing (ZFNet conv2, TF, 64 items: 276 ms by taps
+#   MiniZFNet's 1.11 -> 0.48 ms. PyTorch's own kernel, read channels-last,
+#   beats both there (its eager ops pay per-op overhead for the many small
+#   adds), and strided layers gain nothing (ZFNet conv2, TF, 64 items: 276 ms by taps
 #   against 279 ms by phases).
 # Kernels with at least this many input x output channels are "wide".
 PHASE_MIN_WIDE = 16384
@@ -64,15 +66,17 @@ def method_for(backend_name, kernel_shape, strides, size):
       for 1 x 1 kernels (a plain matrix product), few-channel and other
       strided layers, and when `taps_gain` reaches `TAPS_MIN_GAIN_JAX`;
       otherwise phases.
-    - TensorFlow and PyTorch: taps for wide stride-1 kernels with a
-      `taps_gain` of 64 or more. Otherwise TensorFlow runs wide kernels by
-      phases and the rest on its kernel (the few-channel strided ZFNet
-      conv1: 169 ms against 253 ms by phases with TF 2.21). PyTorch runs
-      few-channel strided layers by phases, wide 1 x 1 kernels by taps (a
-      plain matrix product: ResNet50's conv4 1 x 1, 16 items, 14.4 ms
-      against 27.1 ms by phases) and the rest on its kernel (ZFNet conv2:
-      186 ms against 240 ms by phases; ResNet50's 3 x 3 layers 1.2-1.4x
-      faster than by phases).
+    - TensorFlow: taps for wide stride-1 kernels with a `taps_gain` of 64
+      or more; phases for other wide kernels; the rest on its kernel (the
+      few-channel strided ZFNet conv1: 169 ms against 253 ms by phases
+      with TF 2.21).
+    - PyTorch: its kernel, on a channels-last view
+      (`keras_zfnet.backend.fast_conv_transpose`). In one run of
+      `benchmarks/transposed.py` at 1 and 64 items it was the fastest or
+      within 1.1x of it on all 26 rows (ZFNet conv1 windows, 64 items:
+      261 ms against 518 ms by phases; taps were 1.07x faster on ZFNet's
+      conv4 windows at 64 items and 1.09x on ResNet50's 7 x 7 conv5 map
+      at one item).
 
     Args:
         backend_name: `keras.config.backend()`.
@@ -95,15 +99,11 @@ def method_for(backend_name, kernel_shape, strides, size):
                 or gain >= TAPS_MIN_GAIN_JAX):
             return "taps"
         return "phases"
+    if backend_name == "torch":
+        return "kernel"
     if wide and not strided and gain >= TAPS_MIN_GAIN:
         return "taps"
-    if backend_name == "tensorflow":
-        return "phases" if wide else "kernel"
-    if strided:
-        return "phases" if few else "kernel"
-    if wide and (kr, kc) == (1, 1):
-        return "taps"
-    return "kernel"
+    return "phases" if wide else "kernel"
 
 
 def conv_transpose_valid(x, kernel, strides, method=None):
@@ -153,6 +153,9 @@ def conv_transpose_valid(x, kernel, strides, method=None):
     if method != "kernel":
         raise ValueError(f"Expected `method` to be one of {METHODS} or "
                          f"None; received: method={method!r}")
+    z = backend.fast_conv_transpose(x, kernel, strides)
+    if z is not None:
+        return z
     z = ops.conv_transpose(x, kernel, strides=strides, padding="valid")
     if any(k < s for k, s in zip(kernel.shape[:2], strides)):
         # Keras' "valid" output then has `h * s` rows; those past

@@ -28,6 +28,7 @@ class ActivationRule(Rule):
         axis = getattr(layer, "axis", -1)
         if len(output_shape) == 3 and axis in (-1, 3):
             self.geometry = POINT
+            self.keeps_inside = True
 
     def describe(self, variant):
         return self.activation.describe(variant)

@@ -57,6 +57,12 @@ class Rule:
     verb = "backward"
     # The `ActivationBackward` of the layer's own activation, if any.
     activation = None
+    # Whether a signal that is zero outside the output map gives zero
+    # outside the input map (elementwise rules, unpooling through in-map
+    # switches); then the engine skips masking the windows below. A
+    # transposed convolution spreads signal onto the padding, a crop
+    # exposes it: those stay False.
+    keeps_inside = False
 
     def __init__(self, layer, input_shapes, output_shape):
         self.layer = layer

@@ -24,6 +24,8 @@ class MaxPoolRule(Rule):
     row-major window order), unpooling backward."""
 
     verb = "unpool"
+    # Switches point into the map (padding is -inf in the forward).
+    keeps_inside = True
 
     def __init__(self, layer, input_shapes, output_shape):
         super().__init__(layer, input_shapes, output_shape)
@@ -51,18 +53,25 @@ class MaxPoolRule(Rule):
         (_, sr, pr), (_, sc, pc) = self.geometry
         width, channels = self.input_shapes[0][1], self.input_shapes[0][2]
         switches = ops.cast(ctx.record("switches"), "int32")
-        channel = switches % channels
-        col = (switches // channels) % width
+        # A switch `(row * width + col) * channels + channel` in the input
+        # map is `((row - row0) * cols + col - col0) * channels + channel`
+        # in the raw window starting at `(row0, col0)`: the switch plus
+        # `row * (cols - width) * channels` minus the window's start. Only
+        # the row is decoded (one division instead of three, and no
+        # re-encoding: ZFNet's pool1 windows, 64 items, 136 -> 108 ms on
+        # PyTorch). Positions outside the map carry a zero signal (the
+        # engine masks them) and read a border switch: their index is
+        # clipped into the window, where they add nothing.
         row = switches // (channels * width)
+        local = switches + row * ((cols - width) * channels)
         if ctx.starts is None:
-            local_row, local_col = row + pr, col + pc
+            local = local + (pr * cols + pc) * channels
         else:
-            row0 = ops.reshape(ctx.starts[0] * sr - pr, (-1, 1, 1, 1))
-            col0 = ops.reshape(ctx.starts[1] * sc - pc, (-1, 1, 1, 1))
-            local_row, local_col = row - row0, col - col0
-        local_row = ops.clip(local_row, 0, rows - 1)
-        local_col = ops.clip(local_col, 0, cols - 1)
-        local = (local_row * cols + local_col) * channels + channel
+            row0 = ctx.starts[0] * sr - pr
+            col0 = ctx.starts[1] * sc - pc
+            start = (row0 * cols + col0) * channels
+            local = local - ops.reshape(start, (-1, 1, 1, 1))
+        local = ops.clip(local, 0, rows * cols * channels - 1)
         return [zf_ops.unpool(dy, local, (rows, cols), self.layer.pool_size,
                               self.layer.strides, portable=ctx.portable)]
 

@@ -90,6 +90,7 @@ class IdentityRule(Rule):
         super().__init__(layer, input_shapes, output_shape)
         if len(output_shape) == 3 and input_shapes[0] == output_shape:
             self.geometry = POINT
+            self.keeps_inside = True
 
     def backward(self, dy, ctx):
         return [dy]
