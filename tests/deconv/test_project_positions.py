@@ -41,3 +41,39 @@ def test_shared_images_equal_one_image_per_entry():
                              image_indices=which + 4)
     with pytest.raises(ValueError, match="same length"):
         dn.project_positions(images, "conv2", channels, positions)
+
+
+def test_windows_at_the_border_equal_whole_maps():
+    # Receptive-field windows of border seeds reach outside the maps. The
+    # engine masks them only below layers that can spread signal there
+    # (transposed convolutions, crops); unpooling and elementwise layers
+    # keep it inside. Switches that land on zero padding (a window of zeros
+    # after ReLU, whose first maximum is the padding) must drop their
+    # signal as the whole-map mirror does, for every position of the map.
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((12, 12, 2))
+    x = keras.layers.Conv2D(4, 3, activation="relu",
+                            bias_initializer=keras.initializers.Constant(
+                                -0.2))(inputs)
+    x = keras.layers.ZeroPadding2D(1)(x)
+    x = keras.layers.MaxPooling2D(3, 2)(x)
+    x = keras.layers.Conv2D(5, 3, padding="same")(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.MaxPooling2D(3, 2, padding="same")(x)
+    x = keras.layers.Conv2D(3, 2, name="seed")(x)
+    model = keras.Model(inputs, x)
+    rng = np.random.default_rng(5)
+    images = rng.normal(size=(2, 12, 12, 2)).astype("float32")
+    images[0, :6] = 0.0  # all-zero rows: ties with the padding
+    size = model.get_layer("seed").output.shape[1]
+    grid = np.array([(r, c) for r in range(size) for c in range(size)])
+    which = np.repeat([0, 1], len(grid) * 3)
+    channels = np.tile(np.repeat([0, 1, 2], len(grid)), 2)
+    positions = np.tile(grid, (6, 1))
+    whole = kz.Deconvnet(model, windowed=False).project_positions(
+        images, "seed", channels, positions, image_indices=which)
+    windowed = kz.Deconvnet(model, windowed=True).project_positions(
+        images, "seed", channels, positions, image_indices=which)
+    assert np.abs(whole).max() > 0
+    np.testing.assert_allclose(windowed, whole, rtol=1e-5,
+                               atol=1e-6 * np.abs(whole).max())
