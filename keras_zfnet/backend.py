@@ -12,6 +12,9 @@ lives here, as keras-hub does it: a portable reference path plus
   deconvnet's fallback rule).
 - `segment_sum`: a scatter-add of rows into a zero tensor (PyTorch's
   `index_add_`, `keras.ops.segment_sum` elsewhere).
+- `fast_conv_transpose` / `fast_paste`: PyTorch's transposed convolution
+  on a channels-last view and a slice-add per window (the deconvnet's
+  mirror); `None` elsewhere.
 - `fast_max_pool_with_switches` / `fast_unpool`: TensorFlow's
   `max_pool_with_argmax` and max-pool-gradient kernels; `keras_zfnet.ops`
   uses them where they exist and its `keras.ops` forms elsewhere, with the
@@ -237,6 +240,43 @@ def fast_conv_transpose(x, kernel, strides):
         x.permute(0, 3, 1, 2), kernel.permute(3, 2, 0, 1),
         stride=tuple(strides))
     return z.permute(0, 2, 3, 1)
+
+
+def fast_paste(windows, row_starts, col_starts, frame_shape):
+    """Each item's window added into a zero frame at its offset, or `None`
+    where the backend has no faster way than `keras_zfnet.deconv.engine`'s
+    scatter-add.
+
+    On PyTorch (eager): one slice-add per item (ZFNet's 139 x 139 pixel
+    windows into 224 x 224 frames, 64 items: 33 ms against 59 ms by
+    `index_add_`).
+
+    Args:
+        windows: `(batch, rows, cols, C)` tensor.
+        row_starts, col_starts: `(batch,)` integer tensors, the frame
+            position of each window's first row / column (possibly outside
+            the frame; the part outside is dropped).
+        frame_shape: `(H, W, C)`.
+
+    Returns:
+        `(batch, H, W, C)` tensor, or `None`.
+    """
+    if name() != "torch":
+        return None
+    import torch
+
+    height, width = frame_shape[0], frame_shape[1]
+    rows, cols = windows.shape[1], windows.shape[2]
+    frame = torch.zeros((windows.shape[0], *frame_shape), dtype=windows.dtype,
+                        device=windows.device)
+    for item, (r, c) in enumerate(zip(row_starts.tolist(),
+                                      col_starts.tolist())):
+        top, left = max(r, 0), max(c, 0)
+        bottom, right = min(r + rows, height), min(c + cols, width)
+        if bottom > top and right > left:
+            frame[item, top:bottom, left:right] += windows[
+                item, top - r:bottom - r, left - c:right - c]
+    return frame
 
 
 def fast_max_pool_with_switches(x, geometry, padding):
