@@ -179,11 +179,13 @@ def vjp(function, primals, cotangent):
 def segment_sum(data, segment_ids, num_segments):
     """Rows of `data` summed into `num_segments` rows by `segment_ids`.
 
-    Every id must lie in `[0, num_segments)`. On PyTorch through
-    `index_add_` (the unpooling of ZFNet's pool1 windows, 64 items: 108 ms
-    against 417 ms by `keras.ops.segment_sum`, which expands the ids to the
-    data's shape and passes over the output three times); elsewhere
-    `keras.ops.segment_sum`.
+    Negative ids are dropped, as `keras.ops.segment_sum` drops them on
+    every backend (ids past the end are dropped too, except on
+    TensorFlow, which raises for them). On PyTorch through `index_add_` on
+    one flat index per element (the unpooling of ZFNet's pool1 windows, 64
+    items: 108 ms against 417 ms by `keras.ops.segment_sum`, which expands
+    the ids to the data's shape and passes over the output three times);
+    elsewhere, and for symbolic tensors, `keras.ops.segment_sum`.
 
     Args:
         data: `(n, ...)` tensor.
@@ -193,22 +195,24 @@ def segment_sum(data, segment_ids, num_segments):
     Returns:
         `(num_segments, ...)` tensor of `data`'s dtype.
     """
-    if name() == "torch":
+    if name() == "torch" and not keras.backend.is_keras_tensor(data):
         import torch
 
-        # One flat index per element: `index_add_` over rows of a few
-        # floats (a pasted RGB window) runs 5x slower than over floats.
         width = 1
         for d in data.shape[1:]:
             width *= d
-        flat = segment_ids.reshape(-1).to(torch.int64)
+        ids = segment_ids.reshape(-1).to(torch.int64)
+        # Out-of-range ids go to one extra slot, dropped below.
+        ids = torch.where((ids >= 0) & (ids < num_segments), ids,
+                          num_segments)
         if width > 1:
-            flat = (flat[:, None] * width + torch.arange(
-                width, device=flat.device)).reshape(-1)
-        out = torch.zeros(num_segments * width, dtype=data.dtype,
+            ids = (ids[:, None] * width + torch.arange(
+                width, device=ids.device)).reshape(-1)
+        out = torch.zeros((num_segments + 1) * width, dtype=data.dtype,
                           device=data.device)
-        out.index_add_(0, flat, data.reshape(-1))
-        return out.reshape((num_segments, *data.shape[1:]))
+        out.index_add_(0, ids, data.reshape(-1))
+        return out[:num_segments * width].reshape(
+            (num_segments, *data.shape[1:]))
     return keras.ops.segment_sum(data, segment_ids,
                                  num_segments=num_segments)
 

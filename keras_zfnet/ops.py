@@ -163,7 +163,8 @@ def unpool(values, switches, output_size, pool_size=None, strides=None,
         pool_size, strides: the `"valid"` pooling whose input is
             `output_size`; with them the backend's own kernel is used where
             there is one (`keras_zfnet.backend.fast_unpool`).
-        portable: always use the `keras.ops` segment sum.
+        portable: always use the scatter-add
+            (`keras_zfnet.backend.segment_sum`), never a pooling kernel.
 
     Returns:
         `(batch, H, W, C)` tensor.

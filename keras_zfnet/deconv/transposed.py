@@ -22,8 +22,8 @@ from keras_zfnet import backend
 #   taps; on JAX one item's whole ZFNet mirror 18.5 -> 6.6 ms and
 #   MiniZFNet's 1.11 -> 0.48 ms. PyTorch's own kernel, read channels-last,
 #   beats both there (its eager ops pay per-op overhead for the many small
-#   adds), and strided layers gain nothing (ZFNet conv2, TF, 64 items: 276 ms by taps
-#   against 279 ms by phases).
+#   adds), and strided layers gain nothing (ZFNet conv2, TF, 64 items:
+#   276 ms by taps against 279 ms by phases).
 # Kernels with at least this many input x output channels are "wide".
 PHASE_MIN_WIDE = 16384
 # Output channels at or below which a layer is "few-channel" (a first

@@ -33,7 +33,9 @@ class MaxUnpooling2D(keras.layers.Layer):
             geometry. When given, the scatter runs as TensorFlow's
             `MaxPoolGradWithArgmax` kernel (measured 6x faster on CPU than
             the generic `keras.ops.segment_sum` scatter, but not
-            XLA-compilable); otherwise as `keras.ops.segment_sum`.
+            XLA-compilable); otherwise as a scatter-add
+            (`keras_zfnet.backend.segment_sum`: `keras.ops.segment_sum`,
+            or `index_add_` on PyTorch).
         **kwargs: base layer keyword arguments.
 
     Call arguments:

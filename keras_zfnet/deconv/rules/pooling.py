@@ -60,8 +60,9 @@ class MaxPoolRule(Rule):
         # the row is decoded (one division instead of three, and no
         # re-encoding: ZFNet's pool1 windows, 64 items, 136 -> 108 ms on
         # PyTorch). Positions outside the map carry a zero signal (the
-        # engine masks them) and read a border switch: their index is
-        # clipped into the window, where they add nothing.
+        # engine keeps windows zero outside their maps) and read a border
+        # switch: their index is clipped into the window, where they add
+        # nothing.
         row = switches // (channels * width)
         local = switches + row * ((cols - width) * channels)
         if ctx.starts is None:
