@@ -317,7 +317,8 @@ class Deconvnet:
                                         return_inverse=True)
             # Ragged passes padded to one shape where the backend compiles
             # once per shape (JAX); the padding is dropped.
-            slots = backend.pad_rows(picked, backend.padded_size(len(picked), items))
+            slots = backend.pad_rows(
+                picked, backend.padded_size(len(picked), items))
             distinct = backend.pad_rows(distinct, backend.padded_size(
                 len(distinct), min(items, len(images))))
             projected = _numpy(function(
