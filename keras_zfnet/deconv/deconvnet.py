@@ -22,6 +22,17 @@ _XLA_MAX_PASS_COST = 1e8
 # about this many floats, between the two bounds.
 _PASS_FLOATS = 2 ** 24
 _AUTO_ITEMS = (64, 1024)
+# `windowed="auto"`: windows when their multiply-adds are this many times
+# fewer than whole maps' (2 elsewhere). Windows pay per item for gathering
+# records and pasting; XLA fuses those on JAX (MiniZFNet conv5, 1.87x fewer:
+# one projection 3.18 -> 3.06 ms, 64 channels 39.6 -> 30.7 ms, where
+# TensorFlow's one projection went 5.6 -> 6.0 ms and PyTorch's 64 channels
+# 60 -> 72 ms).
+_WINDOW_MIN_GAIN = {"jax": 1.5}
+# A pass's mirror runs in parts of about this many signal floats each
+# (`keras_zfnet.backend.map_parts`; 8 MB: the 64-item ZFNet conv5 mirror in
+# parts of 2 items on JAX, 8 lanes on TensorFlow).
+_PART_FLOATS = 2 ** 21
 
 
 class Deconvnet:
@@ -376,7 +387,9 @@ class Deconvnet:
         return self._view.cached(
             ("deconv_windows", graph.nodes[0].output_shape, seed_id, kind,
              self.windowed),
-            lambda: windows_lib.choose(graph, seed_id, kind, self.windowed))
+            lambda: windows_lib.choose(graph, seed_id, kind, self.windowed,
+                                       _WINDOW_MIN_GAIN.get(backend.name(),
+                                                            2.0)))
 
     def _pass_items(self, graph, seed_id, mode, batch_size):
         """Items per pass: `batch_size`, or its `"auto"` choice."""
@@ -406,11 +419,13 @@ class Deconvnet:
         """The compiled pass for `items` projections of `images` images."""
         graph = self._graph(shape)
         xla = self._use_xla(graph, seed_id, mode, items, images)
-        key = (shape, seed_id, mode, xla)
+        windows = self._windows(graph, seed_id, mode)
+        floats = windows_lib.signal_floats(graph, seed_id, windows)
+        parts = backend.parts_used(-(-items * floats // _PART_FLOATS), xla)
+        key = (shape, seed_id, mode, xla, parts)
         if key not in self._function_cache:
-            windows = self._windows(graph, seed_id, mode)
             projector = Projector(graph, seed_id, windows, self.rule,
-                                  portable=xla)
+                                  portable=xla, parts=parts)
             if mode == "positions":
                 function = projector.entries_function(shape, xla)
             else:

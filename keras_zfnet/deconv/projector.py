@@ -23,14 +23,18 @@ class Projector:
         windows: the `Windows` of the pass.
         variant: the ReLU rule.
         portable: `keras.ops` forms only (XLA).
+        parts: the mirror of a batch runs in this many parts
+            (`keras_zfnet.backend.map_parts`); 1 for one call.
     """
 
-    def __init__(self, graph, seed_id, windows, variant, portable):
+    def __init__(self, graph, seed_id, windows, variant, portable,
+                 parts=1):
         self.graph = graph
         self.seed_id = seed_id
         self.windows = windows
         self.variant = variant
         self.portable = portable
+        self.parts = parts
         shape = graph.nodes[seed_id].output_shape
         self.channels = shape[-1]
         self.spatial = len(shape) == 3
@@ -43,6 +47,12 @@ class Projector:
                positions=None, maps=None):
         """Projects items `(image, channel)` seeded at `positions` (their
         own activation) or with whole `maps`."""
+        return backend.map_parts(
+            lambda *items: self._mirror(activations, records, *items),
+            [item_images, item_channels, positions, maps], self.parts)
+
+    def _mirror(self, activations, records, item_images, item_channels,
+                positions, maps):
         if self.windows.windowed:
             values = values_at(activations, item_images, item_channels,
                                positions)

@@ -96,10 +96,10 @@ def receptive_windows(graph, seed_id):
     return Windows(offsets, sizes, jumps, True, cost)
 
 
-def choose(graph, seed_id, mode, windowed="auto"):
+def choose(graph, seed_id, mode, windowed="auto", min_gain=2.0):
     """The windows a pass uses: receptive-field windows for one seed per
-    item when they are at least twice cheaper (or `windowed=True`), else
-    whole maps. The same rule for every topology."""
+    item when their multiply-adds are at least `min_gain` times fewer (or
+    `windowed=True`), else whole maps. The same rule for every topology."""
     full = full_windows(graph, seed_id)
     if mode == "all" or windowed is False:
         return full
@@ -108,7 +108,7 @@ def choose(graph, seed_id, mode, windowed="auto"):
     local = receptive_windows(graph, seed_id)
     if local is None:
         return full
-    if windowed is True or local.cost * 2 <= full.cost:
+    if windowed is True or local.cost * min_gain <= full.cost:
         return local
     return full
 

@@ -77,3 +77,41 @@ def test_windows_at_the_border_equal_whole_maps():
     assert np.abs(whole).max() > 0
     np.testing.assert_allclose(windowed, whole, rtol=1e-5,
                                atol=1e-6 * np.abs(whole).max())
+
+
+@pytest.mark.parametrize("layer,mode", [("conv3", "max"), ("conv2", "all"),
+                                        ("fc6", "max")])
+def test_mirror_in_parts_equals_one_call(monkeypatch, layer, mode):
+    # A pass's mirror runs in parts (parallel lanes on TensorFlow, a
+    # sequential map on JAX; `keras_zfnet.backend.map_parts`): with parts
+    # of about one item each, every projection equals the one-call result.
+    from keras_zfnet.deconv import deconvnet
+
+    keras.utils.set_random_seed(2)
+    model = kz.MiniZFNet()
+    rng = np.random.default_rng(2)
+    images = rng.uniform(0, 255, size=(3, 28, 28, 1)).astype("float32")
+    channels = [0, 3, 5, 6, 9, 12, 15]
+    monkeypatch.setattr(deconvnet, "_PART_FLOATS", 2 ** 40)
+    one_call = kz.Deconvnet(model, jit_compile=False)
+    expected = one_call.project(images, layer, channels, mode=mode)
+    which = np.array([2, 0, 2, 1, 0])
+    entries = (np.array([1, 2, 3, 4, 5]), rng.integers(0, 3, size=(5, 2)))
+    expected_entries = one_call.project_positions(
+        images, "conv3", *entries, image_indices=which)
+    monkeypatch.setattr(deconvnet, "_PART_FLOATS", 1)
+    in_parts = kz.Deconvnet(model, jit_compile=False)
+    projected = in_parts.project(images, layer, channels, mode=mode)
+    parts = {key[-1] for key in in_parts._function_cache}
+    if backend.name() in ("tensorflow", "jax"):
+        assert min(parts) > 1
+    else:
+        assert parts == {1}
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(projected, expected, rtol=1e-5,
+                               atol=1e-6 * np.abs(expected).max())
+    entries_projected = in_parts.project_positions(
+        images, "conv3", *entries, batch_size=4, image_indices=which)
+    np.testing.assert_allclose(entries_projected, expected_entries,
+                               rtol=1e-5,
+                               atol=1e-6 * np.abs(expected_entries).max())

@@ -2,6 +2,7 @@
 forms, on whichever backend runs."""
 
 import numpy as np
+import pytest
 from keras import ops
 
 from keras_zfnet import backend
@@ -42,3 +43,39 @@ def test_paste_places_each_window_at_its_offset():
                 if 0 <= r + a < 5 and 0 <= c + b < 6:
                     expected[i, r + a, c + b] += windows[i, a, b]
     np.testing.assert_allclose(out, expected, rtol=0, atol=0)
+
+
+def _per_item(x, y, z):
+    # Items are independent: a row-wise product and sum, `None` passed on.
+    assert y is None
+    x, z = ops.convert_to_tensor(x), ops.convert_to_tensor(z)
+    return x * 2.0 + ops.sum(z, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("count", [1, 5, 64])
+@pytest.mark.parametrize("parts", [1, 3, 8, 41])
+def test_map_parts_equals_one_call_in_a_compiled_function(count, parts):
+    rng = np.random.default_rng(count)
+    x = rng.normal(size=(count, 3)).astype("float32")
+    z = rng.normal(size=(count, 4)).astype("float32")
+    expected = x * 2.0 + z.sum(axis=1, keepdims=True)
+    compiled = backend.compile_function(
+        lambda x, z: backend.map_parts(_per_item, [x, None, z], parts),
+        [((None, 3), "float32"), ((None, 4), "float32")])
+    out = ops.convert_to_numpy(compiled(x, z))
+    assert out.shape == (count, 3)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_parts_used():
+    name = backend.name()
+    if name == "jax":
+        assert backend.parts_used(41) == 41
+    elif name == "tensorflow":
+        assert backend.parts_used(41) == backend.MAX_LANES
+        assert backend.parts_used(3) == 3
+        # XLA passes are small: one call.
+        assert backend.parts_used(41, jit_compile=True) == 1
+    else:
+        assert backend.parts_used(41) == 1
+    assert backend.parts_used(0) == 1
