@@ -11,7 +11,8 @@ lives here, as keras-hub does it: a portable reference path plus
 - `vjp`: the vector-Jacobian product of a function at a point (the
   deconvnet's fallback rule).
 - `map_parts`: a per-item function run on contiguous parts of a large
-  batch (parallel lanes on TensorFlow, a sequential `lax.map` on JAX).
+  batch (parallel lanes on TensorFlow, a sequential `lax.map` on JAX);
+  `splits_parts` says whether it splits here.
 - `segment_sum`: a scatter-add of rows into a zero tensor (PyTorch's
   `index_add_`, `keras.ops.segment_sum` elsewhere).
 - `fast_conv_transpose` / `fast_paste`: PyTorch's transposed convolution
@@ -178,64 +179,75 @@ def vjp(function, primals, cotangent):
                      f"'{backend}' backend. Received: backend={backend!r}")
 
 
-# TensorFlow runs at most this many parts of a batch as parallel lanes.
+# `map_parts` on TensorFlow: a batch runs as this many parallel lanes.
 MAX_LANES = 8
 
 
-def parts_used(parts, jit_compile=False):
-    """The number of parts `map_parts` runs when asked for `parts` in a
-    function compiled with `jit_compile` (1: one call)."""
+def splits_parts(jit_compile=False):
+    """Whether `map_parts` splits a batch here, in a function compiled with
+    `jit_compile` (TensorFlow without XLA, or JAX).
+
+    Args:
+        jit_compile: whether the function is compiled with XLA.
+
+    Returns:
+        A bool.
+    """
     backend = name()
-    if backend == "jax":
-        return max(1, int(parts))
-    if backend == "tensorflow" and not jit_compile:
-        return max(1, min(int(parts), MAX_LANES))
-    return 1
+    return backend == "jax" or (backend == "tensorflow" and not jit_compile)
 
 
-def map_parts(function, arrays, parts):
-    """`function(*arrays)` computed on `parts` contiguous parts of the items
-    (axis 0 of every array; `None` entries are passed as they are), the
-    results concatenated in order. The result equals one call on all items
-    when `function` treats items independently.
+def map_parts(function, arrays, part_items):
+    """`function(*arrays)` computed on contiguous parts of the items (axis 0
+    of every array; `None` entries are passed as they are), the results
+    concatenated in order. The result equals one call on all items when
+    `function` treats items independently.
 
     Large batches of big per-item tensors run faster in parts (2 CPU
-    cores, the 64-item ZFNet conv5 mirror: the transposed convolutions of
-    64 items took 1.3-1.9x the time of eight calls on 8 items):
-    - TensorFlow: up to `MAX_LANES` lanes in one graph, which its executor
-      runs side by side; lanes left empty (fewer items than lanes) are
-      skipped by a `tf.cond` (call of 64 items: 846 -> 730 ms in 8 lanes;
-      one item: 64.9 vs 67.0 ms).
-    - JAX (static sizes): a sequential `lax.map` over parts of equal size,
-      the remainder in one more call (the same call: 828 -> 674 ms in parts
+    cores, the 64-item ZFNet conv5 mirror: its transposed convolutions
+    took 1.3-1.9x the time per item of the same on 8 items):
+    - TensorFlow: `MAX_LANES` lanes in one graph, which its executor runs
+      side by side, each of `max(ceil(count / MAX_LANES), part_items)`
+      items; lanes left empty are skipped by a `tf.cond` (a call of 64
+      items: 846 -> 730 ms in 8 lanes; one item: 64.9 vs 67.0 ms). Not for
+      XLA-compiled functions (dynamic slices): pass `part_items=None`.
+    - JAX (static sizes): a sequential `lax.map` over parts of `part_items`
+      items, the remainder in one more call; one call for fewer than
+      `2 * part_items` items (the same 64-item call: 828 -> 674 ms in parts
       of 2 items, 761 ms in parts of 1, 717 ms of 4).
-    - Elsewhere (PyTorch's eager calls), one call.
+    - Elsewhere (PyTorch's eager calls): one call.
 
     Args:
         function: `function(*arrays)` -> a tensor with one row per item.
         arrays: tensors with the items on axis 0 (at least the first), or
             `None`.
-        parts: the number of parts asked for (1: one call).
+        part_items: items per part (a Python int), or `None` for one call.
 
     Returns:
         The concatenated tensor.
+
+    Example:
+
+    >>> double = lambda x: x * 2.0
+    >>> map_parts(double, [keras.ops.ones((5, 3))], part_items=2).shape
+    (5, 3)
     """
     backend = name()
-    if parts <= 1 or backend not in ("tensorflow", "jax"):
+    if not part_items or backend not in ("tensorflow", "jax"):
         return function(*arrays)
+    part_items = int(part_items)
     if backend == "tensorflow":
         import tensorflow as tf
 
-        lanes = min(int(parts), MAX_LANES)
         count = tf.shape(arrays[0])[0]
-        per = (count + lanes - 1) // lanes
+        per = tf.maximum((count + MAX_LANES - 1) // MAX_LANES, part_items)
 
         def part(start, stop):
             return [None if a is None else a[start:stop] for a in arrays]
 
         outputs = [function(*part(0, per))]
         empty = outputs[0][:0]
-        for lane in range(1, lanes):
+        for lane in range(1, MAX_LANES):
             start = tf.minimum(lane * per, count)
             stop = tf.minimum(start + per, count)
             outputs.append(tf.cond(
@@ -246,18 +258,17 @@ def map_parts(function, arrays, parts):
     import jax
 
     count = arrays[0].shape[0]
-    per = -(-count // int(parts))
-    full = count // per
+    full = count // part_items
     if full <= 1:
         return function(*arrays)
+    split = full * part_items
     head = [None if a is None else keras.ops.reshape(
-        a[:full * per], (full, per, *a.shape[1:])) for a in arrays]
+        a[:split], (full, part_items, *a.shape[1:])) for a in arrays]
     out = jax.lax.map(lambda xs: function(*xs), head)
-    out = keras.ops.reshape(out, (full * per, *out.shape[2:]))
-    if full * per == count:
+    out = keras.ops.reshape(out, (split, *out.shape[2:]))
+    if split == count:
         return out
-    tail = function(*[None if a is None else a[full * per:]
-                      for a in arrays])
+    tail = function(*[None if a is None else a[split:] for a in arrays])
     return keras.ops.concatenate([out, tail], axis=0)
 
 

@@ -24,14 +24,16 @@ _PASS_FLOATS = 2 ** 24
 _AUTO_ITEMS = (64, 1024)
 # `windowed="auto"`: windows when their multiply-adds are this many times
 # fewer than whole maps' (2 elsewhere). Windows pay per item for gathering
-# records and pasting; XLA fuses those on JAX (MiniZFNet conv5, 1.87x fewer:
-# one projection 3.18 -> 3.06 ms, 64 channels 39.6 -> 30.7 ms, where
-# TensorFlow's one projection went 5.6 -> 6.0 ms and PyTorch's 64 channels
-# 60 -> 72 ms).
+# records and pasting; XLA fuses those on JAX (MiniZFNet conv5, 1.87x fewer,
+# windows against whole maps in one process: one projection 3.06 vs 3.18 ms,
+# 64 channels 30.7 vs 39.6 ms; with the mirror in parts 31.6 vs 32.1 and
+# 34.2 vs 37.4 ms), where TensorFlow's one projection went 5.6 -> 6.0 ms
+# and PyTorch's 64 channels 60 -> 72 ms.
 _WINDOW_MIN_GAIN = {"jax": 1.5}
 # A pass's mirror runs in parts of about this many signal floats each
-# (`keras_zfnet.backend.map_parts`; 8 MB: the 64-item ZFNet conv5 mirror in
-# parts of 2 items on JAX, 8 lanes on TensorFlow).
+# (`keras_zfnet.backend.map_parts`; 8 MB: the 64-item ZFNet conv5 mirror,
+# 1.34 M floats an item, in 32 parts of 2 items on JAX, 8 lanes of 8 on
+# TensorFlow).
 _PART_FLOATS = 2 ** 21
 
 
@@ -82,7 +84,8 @@ class Deconvnet:
     refused only when no backward can be formed (several outputs, a
     non-float output), with a `ValueError` naming it; a layer called several
     times cannot seed a projection. `mode="max"` projections run on
-    receptive-field windows where that is at least twice cheaper.
+    receptive-field windows where that is at least twice cheaper (1.5x on
+    JAX).
 
     Args:
         model: a Sequential or functional Keras model (chains, or graphs
@@ -91,7 +94,8 @@ class Deconvnet:
             projections of spatial layers can evaluate the mirror on each
             seed's receptive-field window only, which gives the same result
             for less work; `"auto"` does so where it is at least twice
-            cheaper.
+            cheaper in multiply-adds (1.5x on JAX, where XLA fuses the
+            windows' gathers).
         jit_compile: `"auto"` (default), `True` or `False`: compile each
             projection pass (forward and mirror) with XLA. `"auto"` does so
             for passes of a few projections of a small network, where it was
@@ -420,12 +424,16 @@ class Deconvnet:
         graph = self._graph(shape)
         xla = self._use_xla(graph, seed_id, mode, items, images)
         windows = self._windows(graph, seed_id, mode)
+        # Items per part: fixed per pass kind; only passes of at least two
+        # parts split (at most two compiled variants per kind).
         floats = windows_lib.signal_floats(graph, seed_id, windows)
-        parts = backend.parts_used(-(-items * floats // _PART_FLOATS), xla)
-        key = (shape, seed_id, mode, xla, parts)
+        part_items = max(1, round(_PART_FLOATS / max(1, floats)))
+        if items < 2 * part_items or not backend.splits_parts(xla):
+            part_items = None
+        key = (shape, seed_id, mode, xla, part_items)
         if key not in self._function_cache:
             projector = Projector(graph, seed_id, windows, self.rule,
-                                  portable=xla, parts=parts)
+                                  portable=xla, part_items=part_items)
             if mode == "positions":
                 function = projector.entries_function(shape, xla)
             else:

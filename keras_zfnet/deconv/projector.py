@@ -23,18 +23,18 @@ class Projector:
         windows: the `Windows` of the pass.
         variant: the ReLU rule.
         portable: `keras.ops` forms only (XLA).
-        parts: the mirror of a batch runs in this many parts
-            (`keras_zfnet.backend.map_parts`); 1 for one call.
+        part_items: the mirror of a batch runs in parts of this many items
+            (`keras_zfnet.backend.map_parts`), or `None` for one call.
     """
 
     def __init__(self, graph, seed_id, windows, variant, portable,
-                 parts=1):
+                 part_items=None):
         self.graph = graph
         self.seed_id = seed_id
         self.windows = windows
         self.variant = variant
         self.portable = portable
-        self.parts = parts
+        self.part_items = part_items
         shape = graph.nodes[seed_id].output_shape
         self.channels = shape[-1]
         self.spatial = len(shape) == 3
@@ -46,10 +46,11 @@ class Projector:
     def mirror(self, activations, records, item_images, item_channels,
                positions=None, maps=None):
         """Projects items `(image, channel)` seeded at `positions` (their
-        own activation) or with whole `maps`."""
+        own activation) or with whole `maps`. Items are independent, so
+        the mirror runs in parts of `part_items` items."""
         return backend.map_parts(
             lambda *items: self._mirror(activations, records, *items),
-            [item_images, item_channels, positions, maps], self.parts)
+            [item_images, item_channels, positions, maps], self.part_items)
 
     def _mirror(self, activations, records, item_images, item_channels,
                 positions, maps):

@@ -83,9 +83,11 @@ def test_windows_at_the_border_equal_whole_maps():
                                         ("fc6", "max")])
 def test_mirror_in_parts_equals_one_call(monkeypatch, layer, mode):
     # A pass's mirror runs in parts (parallel lanes on TensorFlow, a
-    # sequential map on JAX; `keras_zfnet.backend.map_parts`): with parts
-    # of about one item each, every projection equals the one-call result.
+    # sequential map on JAX; `keras_zfnet.backend.map_parts`): in parts of
+    # two items (21 items: ten parts and a remainder on JAX, seven lanes of
+    # three on TensorFlow) every projection equals the one-call result.
     from keras_zfnet.deconv import deconvnet
+    from keras_zfnet.deconv import windows as windows_lib
 
     keras.utils.set_random_seed(2)
     model = kz.MiniZFNet()
@@ -99,19 +101,31 @@ def test_mirror_in_parts_equals_one_call(monkeypatch, layer, mode):
     entries = (np.array([1, 2, 3, 4, 5]), rng.integers(0, 3, size=(5, 2)))
     expected_entries = one_call.project_positions(
         images, "conv3", *entries, image_indices=which)
-    monkeypatch.setattr(deconvnet, "_PART_FLOATS", 1)
-    in_parts = kz.Deconvnet(model, jit_compile=False)
-    projected = in_parts.project(images, layer, channels, mode=mode)
-    parts = {key[-1] for key in in_parts._function_cache}
-    if backend.name() in ("tensorflow", "jax"):
-        assert min(parts) > 1
-    else:
-        assert parts == {1}
-    assert np.abs(expected).max() > 0
-    np.testing.assert_allclose(projected, expected, rtol=1e-5,
-                               atol=1e-6 * np.abs(expected).max())
-    entries_projected = in_parts.project_positions(
-        images, "conv3", *entries, batch_size=4, image_indices=which)
-    np.testing.assert_allclose(entries_projected, expected_entries,
-                               rtol=1e-5,
-                               atol=1e-6 * np.abs(expected_entries).max())
+    assert not any(key[-1] for key in one_call._function_cache)
+
+    def floats(layer, mode):
+        graph = one_call._graph((28, 28, 1))
+        seed = graph.by_name[layer]
+        return windows_lib.signal_floats(
+            graph, seed, one_call._windows(graph, seed, mode))
+
+    for seed_layer, seed_mode in ((layer, mode), ("conv3", "positions")):
+        # Parts of two items for this pass (the floats of one item are the
+        # same for every pass of a seed and kind).
+        monkeypatch.setattr(deconvnet, "_PART_FLOATS",
+                            2 * floats(seed_layer, seed_mode))
+        in_parts = kz.Deconvnet(model, jit_compile=False)
+        if seed_mode == "positions":
+            projected = in_parts.project_positions(
+                images, "conv3", *entries, batch_size=4,
+                image_indices=which)
+            reference = expected_entries
+        else:
+            projected = in_parts.project(images, layer, channels,
+                                         mode=mode)
+            reference = expected
+        split = {key[-1] for key in in_parts._function_cache}
+        assert split == ({2} if backend.splits_parts() else {None})
+        assert np.abs(reference).max() > 0
+        np.testing.assert_allclose(projected, reference, rtol=1e-5,
+                                   atol=1e-6 * np.abs(reference).max())
