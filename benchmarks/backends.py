@@ -11,7 +11,7 @@ Rows, per model (MiniZFNet at 28 px; ZFNet at 224 px, random weights):
 - `1 projection`: `Deconvnet.project` of one channel of `conv5` on one
   image (ms) and its ratio to `forward` (target <= 1.5x).
 - `64 channels`: a loop of 64 one-channel projections over one call with
-  all 64 (ratio, target >= 5x).
+  all 64 (ratio, target >= 5x; medians of 3, interleaved).
 - `top-9 scan`: `top_activations(conv5, k=9)` over N images vs
   `model.predict` on them (ratio, target <= 1.10x).
 - `occlusion`: occluded images per second over forward images per second
@@ -47,9 +47,11 @@ def child(backend, models):
 
     rng = np.random.default_rng(0)
     rows = {}
-    # (name, build, input shape, images, repeats, browse warm-up): ZFNet's
-    # loop of 64 projections and its browse (2,304 seeds) take minutes on
-    # PyTorch, so they run once after one warm-up / once with compilation.
+    # (name, build, input shape, images, repeats, browse warm-up): the loop
+    # of 64 projections and the one call run 3 times each, interleaved,
+    # after one warm-up (medians; single runs of ZFNet's moved by 1.2x
+    # between runs); ZFNet's browse (2,304 seeds) runs once with
+    # compilation.
     cases = [("MiniZFNet", lambda: kz.MiniZFNet(weights="fashion_mnist"),
               (28, 28, 1), 512, 5, 1),
              ("ZFNet", lambda: kz.ZFNet(weights=None),
@@ -76,7 +78,7 @@ def child(backend, models):
                      for c in range(64)],
             lambda: to_numpy(dn.project(one, "conv5", list(range(64)),
                                         verbose=0)),
-        ], repeats=max(1, repeats // 2), warmup=1)
+        ], repeats=3, warmup=1)
         t_predict, t_scan = interleaved([
             lambda: model.predict(images, batch_size=64, verbose=0),
             lambda: kz.top_activations(model, images, "conv5", k=9,
