@@ -179,8 +179,9 @@ def vjp(function, primals, cotangent):
                      f"'{backend}' backend. Received: backend={backend!r}")
 
 
-# `map_parts` on TensorFlow: a batch runs as this many parallel lanes.
-MAX_LANES = 8
+# `map_parts` on TensorFlow: a batch runs as this many parallel lanes (see
+# its docstring for the trace cost of more).
+MAX_LANES = 2
 
 
 def splits_parts(jit_compile=False):
@@ -208,9 +209,12 @@ def map_parts(function, arrays, part_items):
     took 1.3-1.9x the time per item of the same on 8 items):
     - TensorFlow: `MAX_LANES` lanes in one graph, which its executor runs
       side by side, each of `max(ceil(count / MAX_LANES), part_items)`
-      items; lanes left empty are skipped by a `tf.cond` (a call of 64
-      items: 846 -> 730 ms in 8 lanes; one item: 64.9 vs 67.0 ms). Not for
-      XLA-compiled functions (dynamic slices): pass `part_items=None`.
+      items; a lane left empty is skipped by a `tf.cond`. Each lane is one
+      more copy of `function` to trace: the 64-item ZFNet call's first run
+      took 2.0-2.6 s in one lane, 3.1-3.3 s in 2 and 9.5-10.2 s in 8, for
+      steady calls of 0.82-0.85, 0.71-0.80 and 0.64-0.66 s; 2 lanes it is.
+      Not for XLA-compiled functions (dynamic slices): pass
+      `part_items=None` there.
     - JAX (static sizes): a sequential `lax.map` over parts of `part_items`
       items, the remainder in one more call; one call for fewer than
       `2 * part_items` items (the same 64-item call: 828 -> 674 ms in parts

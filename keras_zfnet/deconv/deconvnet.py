@@ -32,7 +32,7 @@ _AUTO_ITEMS = (64, 1024)
 _WINDOW_MIN_GAIN = {"jax": 1.5}
 # A pass's mirror runs in parts of about this many signal floats each
 # (`keras_zfnet.backend.map_parts`; 8 MB: the 64-item ZFNet conv5 mirror,
-# 1.34 M floats an item, in 32 parts of 2 items on JAX, 8 lanes of 8 on
+# 1.34 M floats an item, in 32 parts of 2 items on JAX, 2 lanes of 32 on
 # TensorFlow).
 _PART_FLOATS = 2 ** 21
 

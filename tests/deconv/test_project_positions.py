@@ -84,8 +84,8 @@ def test_windows_at_the_border_equal_whole_maps():
 def test_mirror_in_parts_equals_one_call(monkeypatch, layer, mode):
     # A pass's mirror runs in parts (parallel lanes on TensorFlow, a
     # sequential map on JAX; `keras_zfnet.backend.map_parts`): in parts of
-    # two items (21 items: ten parts and a remainder on JAX, seven lanes of
-    # three on TensorFlow) every projection equals the one-call result.
+    # two items (21 items: ten parts and a remainder on JAX, lanes of 11
+    # and 10 on TensorFlow) every projection equals the one-call result.
     from keras_zfnet.deconv import deconvnet
     from keras_zfnet.deconv import windows as windows_lib
 
