@@ -206,12 +206,12 @@ def map_parts(function, arrays, part_items):
 
     Large batches of big per-item tensors run faster in parts (2 CPU
     cores, the 64-item ZFNet conv5 mirror: its transposed convolutions
-    took 1.3-1.9x the time per item of the same on 8 items):
+    took 1.2-1.9x the time per item of the same on 8 items):
     - TensorFlow: `MAX_LANES` lanes in one graph, which its executor runs
       side by side, each of `max(ceil(count / MAX_LANES), part_items)`
       items; a lane left empty is skipped by a `tf.cond`. Each lane is one
       more copy of `function` to trace: the 64-item ZFNet call's first run
-      took 2.0-2.6 s in one lane, 3.1-3.3 s in 2 and 9.5-10.2 s in 8, for
+      took 2.0-2.7 s in one lane, 3.1-3.3 s in 2 and 9.5-10.2 s in 8, for
       steady calls of 0.82-0.85, 0.71-0.80 and 0.64-0.66 s; 2 lanes it is.
       Not for XLA-compiled functions (dynamic slices): pass
       `part_items=None` there.
@@ -233,7 +233,8 @@ def map_parts(function, arrays, part_items):
     Example:
 
     >>> double = lambda x: x * 2.0
-    >>> map_parts(double, [keras.ops.ones((5, 3))], part_items=2).shape
+    >>> y = map_parts(double, [keras.ops.ones((5, 3))], part_items=2)
+    >>> tuple(y.shape)
     (5, 3)
     """
     backend = name()

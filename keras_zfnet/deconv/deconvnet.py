@@ -24,16 +24,18 @@ _PASS_FLOATS = 2 ** 24
 _AUTO_ITEMS = (64, 1024)
 # `windowed="auto"`: windows when their multiply-adds are this many times
 # fewer than whole maps' (2 elsewhere). Windows pay per item for gathering
-# records and pasting; XLA fuses those on JAX (MiniZFNet conv5, 1.87x fewer,
-# windows against whole maps in one process: one projection 3.06 vs 3.18 ms,
-# 64 channels 30.7 vs 39.6 ms; with the mirror in parts 31.6 vs 32.1 and
-# 34.2 vs 37.4 ms), where TensorFlow's one projection went 5.6 -> 6.0 ms
-# and PyTorch's 64 channels 60 -> 72 ms.
+# records and pasting; XLA fuses those on JAX. MiniZFNet conv5 (1.87x
+# fewer), windows against whole maps in one process on JAX: one projection
+# 3.06 vs 3.18 ms, then (a later run, two rounds) 3.48 / 2.35 vs 3.69 /
+# 2.55 ms; 64 channels 30.7 vs 39.6 ms, then 31.6 / 34.2 vs 32.1 / 37.4 ms.
+# TensorFlow's one projection went 5.6 -> 6.0 ms by windows and PyTorch's
+# 64 channels 60 -> 72 ms, so they keep 2.
 _WINDOW_MIN_GAIN = {"jax": 1.5}
-# A pass's mirror runs in parts of about this many signal floats each
-# (`keras_zfnet.backend.map_parts`; 8 MB: the 64-item ZFNet conv5 mirror,
-# 1.34 M floats an item, in 32 parts of 2 items on JAX, 2 lanes of 32 on
-# TensorFlow).
+# A pass's mirror runs in parts of `part_items` = this many signal floats
+# (8 MB) / one item's floats, when it holds at least two such parts
+# (`keras_zfnet.backend.map_parts`: parts of `part_items` on JAX; two lanes
+# of at least `part_items` on TensorFlow). The 64-item ZFNet conv5 mirror,
+# 1.34 M floats an item: 32 parts of 2 on JAX, 2 lanes of 32 on TF.
 _PART_FLOATS = 2 ** 21
 
 
