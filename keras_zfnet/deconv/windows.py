@@ -15,13 +15,21 @@ import dataclasses
 class Windows:
     """Per spatial node: `offsets[id]`, `sizes[id]`, `jumps[id]` (rows,
     cols). `windowed` is False for whole maps (offsets 0, sizes the maps).
-    `cost`: multiply-adds of the backward per item."""
+    `cost`: multiply-adds of the backward per item. `whole`: the nodes of
+    a windowed pass that run on whole maps (their window would cover the
+    map), with offsets and jumps 0."""
 
     offsets: dict
     sizes: dict
     jumps: dict
     windowed: bool
     cost: float
+    whole: frozenset = frozenset()
+
+    def windowed_at(self, node_id):
+        """Whether `node_id` runs on a per-item window (not its whole
+        map)."""
+        return self.windowed and node_id not in self.whole
 
 
 def _area(size):
@@ -92,8 +100,27 @@ def receptive_windows(graph, seed_id):
                 end)
     sizes = {i: (ends[i][0] - offsets[i][0], ends[i][1] - offsets[i][1])
              for i in offsets}
+    whole = _whole_nodes(graph, ids, sizes)
+    if seed_id in whole:
+        return None
+    for i in whole:
+        sizes[i] = tuple(graph.nodes[i].output_shape[:2])
+        offsets[i] = jumps[i] = (0, 0)
     cost = sum(node_cost(graph.nodes[i], sizes[i]) for i in ids)
-    return Windows(offsets, sizes, jumps, True, cost)
+    return Windows(offsets, sizes, jumps, True, cost, frozenset(whole))
+
+
+def _whole_nodes(graph, ids, sizes):
+    """The nodes whose receptive-field window covers their whole map (a
+    small image under a deep seed), and every node below them: they run on
+    whole maps, which are smaller and need no per-item placement."""
+    whole = set()
+    for i in reversed(ids):
+        shape = graph.nodes[i].output_shape
+        if i in whole or all(sizes[i][a] >= shape[a] for a in range(2)):
+            whole.add(i)
+            whole.update(graph.nodes[i].inputs)
+    return whole
 
 
 def choose(graph, seed_id, mode, windowed="auto", min_gain=2.0):

@@ -26,10 +26,10 @@ def _randomize_batch_norms(model, seed=0):
                 "float32") for w in layer.get_weights()])
 
 
-def _small_graph():
+def _small_graph(size=16):
     """Fan-out, Add of three, BatchNormalization, ReLU(6), DepthwiseConv2D,
     swish, max and average pooling, Concatenate, padding, a strided conv."""
-    inputs = keras.Input((16, 16, 3))
+    inputs = keras.Input((size, size, 3))
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu",
                             name="c1")(inputs)
     a = keras.layers.Conv2D(8, 3, padding="same", name="a")(x)
@@ -113,6 +113,32 @@ def test_windowed_and_whole_map_mirrors_agree():
     for layer in ("add", "c2"):
         _assert_close(windows.project(IMAGES, layer, [0, 5]),
                       full.project(IMAGES, layer, [0, 5]), rtol=1e-5)
+
+
+def test_windows_turn_into_whole_maps_where_they_would_cover_them():
+    # On 10 x 10 images, c2's receptive field covers mp's whole 5 x 5 map:
+    # from mp down the pass runs on whole maps, and the windowed ap and
+    # cat above paste their signals into mp's map at each item's offset.
+    model = _small_graph(size=10)
+    windows = kz.Deconvnet(model, windowed=True)
+    images = np.random.default_rng(1).normal(size=(3, 10, 10, 3)).astype(
+        "float32")
+    graph = windows._graph(images.shape[1:])
+    local = windows_lib.receptive_windows(graph, graph.by_name["c2"])
+    assert {graph.nodes[i].name for i in local.whole} == {
+        "mp", "add", "r6", "bn", "a", "sw", "dw", "c1", "input"}
+    assert all(local.windowed_at(graph.by_name[n])
+               for n in ("c2", "zp", "cat", "ap"))
+    assert all(local.sizes[i] == graph.nodes[i].output_shape[:2]
+               for i in local.whole)
+    channels = _strong_channels(model, "c2", images, count=3)
+    got = windows.project(images, "c2", channels)
+    for k, channel in enumerate(channels):
+        expected = oracle.project(model, images, "c2",
+                                  oracle.max_seed(channel))
+        _assert_close(got[:, k], expected)
+    _assert_close(got, kz.Deconvnet(model, windowed=False).project(
+        images, "c2", channels), rtol=1e-5)
 
 
 def test_positions_and_batched_channels_match_max_mode():
