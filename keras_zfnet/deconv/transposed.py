@@ -43,6 +43,14 @@ PHASE_MAX_CHANNELS = 8
 # first layers over big images.
 TAPS_MIN_GAIN = 64
 TAPS_MIN_GAIN_JAX = 20
+# On JAX, one item's stride-1 pass takes taps from this gain on: its
+# phases run as a padded convolution XLA does not hand to its fast
+# convolution library, plus a kernel transform per call. MiniZFNet conv5,
+# one projection (conv2's whole 14 x 14 map, gain 15), alternating
+# processes: 1.74-1.81x the forward by phases, 1.56-1.70x by taps; at 64
+# items phases stayed faster (25-29 against 27-30 ms). VGG16's 112 x 112
+# maps (gain 4.5) ran 2.4-2.8x slower by taps.
+TAPS_MIN_GAIN_JAX_ONE_ITEM = 12
 METHODS = ("kernel", "phases", "taps")
 
 
@@ -57,15 +65,15 @@ def taps_gain(size, kernel_shape, strides):
     return filters * (1 - h * w * kr * kc / phases)
 
 
-def method_for(backend_name, kernel_shape, strides, size):
+def method_for(backend_name, kernel_shape, strides, size, items=None):
     """The measured-fastest method for a kernel `(kh, kw, channels,
     filters)` at `strides` on a `size = (h, w)` input on `backend_name`.
 
     - JAX (XLA fuses the overlap-add): phases for few-channel strided
       layers (ZFNet conv1, 64 items: 170 ms against 212 ms by taps); taps
       for 1 x 1 kernels (a plain matrix product), few-channel and other
-      strided layers, and when `taps_gain` reaches `TAPS_MIN_GAIN_JAX`;
-      otherwise phases.
+      strided layers, and when `taps_gain` reaches `TAPS_MIN_GAIN_JAX`
+      (`TAPS_MIN_GAIN_JAX_ONE_ITEM` for one item); otherwise phases.
     - TensorFlow: taps for wide stride-1 kernels with a `taps_gain` of 64
       or more; phases for other wide kernels; the rest on its kernel (the
       few-channel strided ZFNet conv1: 169 ms against 253 ms by phases
@@ -83,6 +91,7 @@ def method_for(backend_name, kernel_shape, strides, size):
         kernel_shape: `(kh, kw, channels, filters)`.
         strides: `(sr, sc)`.
         size: `(h, w)` of the input.
+        items: the batch size when it is static (JAX), else `None`.
 
     Returns:
         One of `METHODS`.
@@ -95,8 +104,9 @@ def method_for(backend_name, kernel_shape, strides, size):
     if backend_name == "jax":
         if strided and few:
             return "phases"
-        if (strided or few or (kr, kc) == (1, 1)
-                or gain >= TAPS_MIN_GAIN_JAX):
+        least = (TAPS_MIN_GAIN_JAX_ONE_ITEM if items == 1
+                 else TAPS_MIN_GAIN_JAX)
+        if strided or few or (kr, kc) == (1, 1) or gain >= least:
             return "taps"
         return "phases"
     if backend_name == "torch":
@@ -144,8 +154,10 @@ def conv_transpose_valid(x, kernel, strides, method=None):
     if method is None:
         # Phases and taps need static sizes; the engine's maps always have
         # them, a direct caller's may not.
+        items = x.shape[0] if isinstance(x.shape[0], int) else None
         method = "kernel" if None in size else method_for(
-            keras.config.backend(), tuple(kernel.shape), strides, size)
+            keras.config.backend(), tuple(kernel.shape), strides, size,
+            items)
     if method == "phases":
         return _by_phases(x, kernel, strides)
     if method == "taps":
