@@ -5,7 +5,11 @@ A single seed activation reaches only its receptive field in every lower
 map, so for `mode="max"` projections the backward can run on a fixed-size
 window per node (the seed's receptive field there), placed at a per-item
 offset, instead of whole maps: same result, less work. A window starts at
-`position * jump + offset` on each axis.
+`position * jump + offset` on each axis. Where the receptive field would
+cover a node's whole map (a deep seed over a small image), that node and
+every node below it run on whole maps instead: they are smaller than the
+windows there and need no per-item gathers (MiniZFNet conv5, 64 channels on
+JAX: 28-37 -> 22-25 ms in alternating processes).
 """
 
 import dataclasses
