@@ -72,10 +72,11 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for name, h, w, filters, channels, k, s in SHAPES:
         shape = (k, k, channels, filters)
-        picked = transposed.method_for(backend, shape, (s, s), (h, w))
         kernel = ops.convert_to_tensor(
             rng.normal(size=shape).astype("float32") * 0.05)
         for items in args.items:
+            picked = transposed.method_for(backend, shape, (s, s), (h, w),
+                                           items)
             x = ops.convert_to_tensor(
                 rng.normal(size=(items, h, w, filters)).astype("float32"))
             functions = {

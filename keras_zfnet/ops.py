@@ -138,11 +138,12 @@ def max_pool_with_switches_portable(x, geometry, padding):
         first = kops.min(kops.where(stacked == kops.expand_dims(peak, 3),
                                     offsets, kr * kc), axis=3)
     else:
-        # Compiled (XLA, tf.function): a chain of elementwise ops that
-        # fuses without materializing the stack (JAX, MiniZFNet's pool2
-        # on one image: 0.26 -> 0.055 ms; 64 images of 28 x 28 x 32:
-        # 11.2 -> 3.7 ms; TF under XLA 11.4 -> 4.6 ms). The last offset
-        # is written first, so the first maximum's offset wins.
+        # Every backend but PyTorch (TensorFlow reaches this under XLA): a
+        # chain of elementwise ops that XLA fuses without materializing
+        # the stack (JAX, MiniZFNet's pool2 on one image: 0.26 -> 0.055
+        # ms; 64 images of 28 x 28 x 32: 11.2 -> 3.7 ms; TF under XLA
+        # 11.4 -> 4.6 ms). The last offset is written first, so the first
+        # maximum's offset wins.
         peak = windows[0]
         for window in windows[1:]:
             peak = kops.maximum(peak, window)

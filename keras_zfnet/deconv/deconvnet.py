@@ -29,7 +29,10 @@ _AUTO_ITEMS = (64, 1024)
 # 3.06 vs 3.18 ms, then (a later run, two rounds) 3.48 / 2.35 vs 3.69 /
 # 2.55 ms; 64 channels 30.7 vs 39.6 ms, then 31.6 / 34.2 vs 32.1 / 37.4 ms.
 # TensorFlow's one projection went 5.6 -> 6.0 ms by windows and PyTorch's
-# 64 channels 60 -> 72 ms, so they keep 2.
+# 64 channels 60 -> 72 ms, so they keep 2. (Those windows were the full
+# receptive fields; since nodes whose window would cover their map run on
+# whole maps, MiniZFNet conv5's windows are 2.1x fewer multiply-adds and
+# every backend takes them.)
 _WINDOW_MIN_GAIN = {"jax": 1.5}
 # A pass's mirror runs in parts of `part_items` = this many signal floats
 # (8 MB) / one item's floats, when it holds at least two such parts

@@ -7,9 +7,9 @@ A node used by several layers receives the sum of their signals. Every
 spatial node works on a *window* of its map: a static size and a per-item
 start `position * jump + offset`; positions of a window outside its map are
 zeroed (the forward's zero padding), so windowed and whole-map passes agree.
-Nodes whose window would cover their map run on the whole map
-(`Windows.whole`); a windowed node pastes its signal into such an input at
-each item's offset.
+A node whose window would cover its map, and every node below it, runs on
+whole maps (`Windows.whole`); a windowed consumer pastes its input-side
+part into such an input at each item's offset.
 """
 
 from keras import ops

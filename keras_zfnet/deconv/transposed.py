@@ -49,8 +49,12 @@ TAPS_MIN_GAIN_JAX = 20
 # one projection (conv2's whole 14 x 14 map, gain 15), alternating
 # processes: 1.74-1.81x the forward by phases, 1.56-1.70x by taps; at 64
 # items phases stayed faster (25-29 against 27-30 ms). VGG16's 112 x 112
-# maps (gain 4.5) ran 2.4-2.8x slower by taps.
+# maps (gain 4.5) ran 2.4-2.8x slower by taps. Only for maps of at most
+# `TAPS_ONE_ITEM_MAX_AREA` positions: a large pass's parts of one item
+# (`keras_zfnet.backend.map_parts`) would otherwise send ResNet50's
+# 28 x 28 maps (gain 16.5; 2x slower by taps at 16 items) to taps.
 TAPS_MIN_GAIN_JAX_ONE_ITEM = 12
+TAPS_ONE_ITEM_MAX_AREA = 14 * 14
 METHODS = ("kernel", "phases", "taps")
 
 
@@ -73,7 +77,9 @@ def method_for(backend_name, kernel_shape, strides, size, items=None):
       layers (ZFNet conv1, 64 items: 170 ms against 212 ms by taps); taps
       for 1 x 1 kernels (a plain matrix product), few-channel and other
       strided layers, and when `taps_gain` reaches `TAPS_MIN_GAIN_JAX`
-      (`TAPS_MIN_GAIN_JAX_ONE_ITEM` for one item); otherwise phases.
+      (`TAPS_MIN_GAIN_JAX_ONE_ITEM` for one item per call, a part of one
+      item included, on maps of at most `TAPS_ONE_ITEM_MAX_AREA`
+      positions); otherwise phases.
     - TensorFlow: taps for wide stride-1 kernels with a `taps_gain` of 64
       or more; phases for other wide kernels; the rest on its kernel (the
       few-channel strided ZFNet conv1: 169 ms against 253 ms by phases
@@ -104,8 +110,8 @@ def method_for(backend_name, kernel_shape, strides, size, items=None):
     if backend_name == "jax":
         if strided and few:
             return "phases"
-        least = (TAPS_MIN_GAIN_JAX_ONE_ITEM if items == 1
-                 else TAPS_MIN_GAIN_JAX)
+        one = items == 1 and size[0] * size[1] <= TAPS_ONE_ITEM_MAX_AREA
+        least = TAPS_MIN_GAIN_JAX_ONE_ITEM if one else TAPS_MIN_GAIN_JAX
         if strided or few or (kr, kc) == (1, 1) or gain >= least:
             return "taps"
         return "phases"

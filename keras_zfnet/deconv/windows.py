@@ -20,8 +20,8 @@ class Windows:
     """Per spatial node: `offsets[id]`, `sizes[id]`, `jumps[id]` (rows,
     cols). `windowed` is False for whole maps (offsets 0, sizes the maps).
     `cost`: multiply-adds of the backward per item. `whole`: the nodes of
-    a windowed pass that run on whole maps (their window would cover the
-    map), with offsets and jumps 0."""
+    a windowed pass that run on whole maps (a node whose window would
+    cover its map, and every node below it), with offsets and jumps 0."""
 
     offsets: dict
     sizes: dict
@@ -78,7 +78,9 @@ def signal_floats(graph, seed_id, windows):
 def receptive_windows(graph, seed_id):
     """Receptive-field windows of one seed position of `seed_id`, or None
     when a node below the seed is not local (dense, global pooling, a
-    layer differentiated whole) or two paths disagree on the stride."""
+    layer differentiated whole), two paths disagree on the stride, or the
+    seed's own window covers its map (a 1 x 1 map: whole maps are the same
+    pass)."""
     ids = graph.ancestors(seed_id)
     if any(not graph.nodes[i].spatial for i in ids):
         return None

@@ -90,11 +90,14 @@ def test_documented_choices(backend_name, shape, strides, size, expected):
 
 def test_one_item_on_jax_takes_taps_from_a_lower_gain():
     # MiniZFNet conv2's whole 14 x 14 map (gain 15): taps for one item,
-    # phases for a batch; VGG16's 112 x 112 maps (gain 4.5) keep phases.
+    # phases for a batch; VGG16's 112 x 112 maps (gain 4.5) and ResNet50's
+    # 28 x 28 maps (gain 16.5, unmeasured at one item) keep phases.
     mini = ((3, 3, 32, 64), (1, 1), (14, 14))
     assert method_for("jax", *mini, items=1) == "taps"
     assert method_for("jax", *mini, items=64) == "phases"
     assert method_for("jax", (3, 3, 128, 128), (1, 1), (112, 112),
+                      items=1) == "phases"
+    assert method_for("jax", (3, 3, 128, 128), (1, 1), (28, 28),
                       items=1) == "phases"
     assert method_for("tensorflow", *mini, items=1) == "kernel"
 

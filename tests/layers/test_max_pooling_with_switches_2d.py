@@ -88,3 +88,54 @@ def test_bad_arguments():
         MaxPoolingWithSwitches2D(
             2, data_format="channels_first", return_switches=True
         )
+
+
+def _first_maxima(x, pool_size, strides, padding):
+    """NumPy reference: each window's maximum and the flat index
+    `(row * W + col) * C + channel` of its first maximum, row-major."""
+    n, height, width, channels = x.shape
+    (kr, kc), (sr, sc) = pool_size, strides
+    if padding == "same":
+        rows, cols = -(-height // sr), -(-width // sc)
+        top = max((rows - 1) * sr + kr - height, 0) // 2
+        left = max((cols - 1) * sc + kc - width, 0) // 2
+    else:
+        rows, cols = (height - kr) // sr + 1, (width - kc) // sc + 1
+        top = left = 0
+    pooled = np.zeros((n, rows, cols, channels), "float32")
+    switches = np.zeros((n, rows, cols, channels), "int64")
+    for b, i, j, c in np.ndindex(n, rows, cols, channels):
+        best = None
+        for r in range(i * sr - top, i * sr - top + kr):
+            for q in range(j * sc - left, j * sc - left + kc):
+                if 0 <= r < height and 0 <= q < width and (
+                        best is None or x[b, r, q, c] > best[0]):
+                    best = (x[b, r, q, c], (r * width + q) * channels + c)
+        pooled[b, i, j, c], switches[b, i, j, c] = best
+    return pooled, switches
+
+
+@pytest.mark.parametrize("pool_size,strides,padding", CASES)
+def test_switches_with_many_ties_pick_the_first_maximum(pool_size, strides,
+                                                        padding):
+    # Values in {0, 1, 2}: most windows hold tied maxima. The layer (the
+    # backend's kernel where there is one) and the keras.ops form (the
+    # compiled backends' chain of selects, PyTorch's stacked form) both
+    # equal the row-major first maximum.
+    from keras_zfnet import ops as zf_ops
+
+    x = np.random.default_rng(3).integers(0, 3, (2, 9, 8, 3)).astype(
+        "float32")
+    pool = (pool_size,) * 2 if isinstance(pool_size, int) else pool_size
+    step = (strides,) * 2 if isinstance(strides, int) else strides
+    expected, expected_switches = _first_maxima(x, pool, step, padding)
+    layer = MaxPoolingWithSwitches2D(pool_size, strides, padding,
+                                     return_switches=True)
+    geometry = zf_ops.window_geometry(x.shape[1:], pool, step, padding)
+    portable = zf_ops.max_pool_with_switches_portable(
+        keras.ops.convert_to_tensor(x), geometry, padding)
+    for pooled, switches in (layer(x), portable):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(pooled),
+                                      expected)
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(switches), expected_switches)
