@@ -141,6 +141,48 @@ def test_windows_turn_into_whole_maps_where_they_would_cover_them():
         images, "c2", channels), rtol=1e-5)
 
 
+def test_a_whole_map_read_by_a_whole_and_a_windowed_layer():
+    # c2's 9 x 9 kernel makes c1's window cover its 8 x 8 map, so c1 and c0
+    # run whole; the 1 x 1 `side` stays windowed: c0 receives a part placed
+    # as a whole map (from c1) and one pasted at each item's offset.
+    inputs = keras.Input((8, 8, 2))
+    c0 = keras.layers.Conv2D(4, 3, padding="same", activation="relu",
+                             name="c0")(inputs)
+    c1 = keras.layers.Conv2D(4, 3, padding="same", activation="relu",
+                             name="c1")(c0)
+    c2 = keras.layers.Conv2D(4, 9, padding="same", name="c2")(c1)
+    side = keras.layers.Conv2D(4, 1, name="side")(c0)
+    model = keras.Model(inputs, keras.layers.Add(name="add")([c2, side]))
+    images = np.random.default_rng(2).normal(size=(3, 8, 8, 2)).astype(
+        "float32")
+    dn = kz.Deconvnet(model, windowed=True)
+    graph = dn._graph(images.shape[1:])
+    local = windows_lib.receptive_windows(graph, graph.by_name["add"])
+    assert {graph.nodes[i].name for i in local.whole} == {
+        "c1", "c0", "input"}
+    assert local.windowed_at(graph.by_name["side"])
+    got = dn.project(images, "add", [0, 1, 2, 3])
+    for channel in range(4):
+        _assert_close(got[:, channel], oracle.project(
+            model, images, "add", oracle.max_seed(channel)))
+
+
+def test_a_one_by_one_seed_map_runs_on_whole_maps():
+    inputs = keras.Input((4, 4, 2))
+    x = keras.layers.Conv2D(3, 3, activation="relu", name="c1")(inputs)
+    x = keras.layers.Conv2D(3, 2, name="top")(x)
+    model = keras.Model(inputs, x)
+    images = np.random.default_rng(4).normal(size=(2, 4, 4, 2)).astype(
+        "float32")
+    dn = kz.Deconvnet(model, windowed=True)
+    graph = dn._graph(images.shape[1:])
+    assert windows_lib.receptive_windows(graph, graph.by_name["top"]) is None
+    got = dn.project(images, "top", [0, 2])
+    for k, channel in enumerate((0, 2)):
+        _assert_close(got[:, k], oracle.project(
+            model, images, "top", oracle.max_seed(channel)))
+
+
 def test_positions_and_batched_channels_match_max_mode():
     dn = kz.Deconvnet(_small_graph())
     batched = dn.project(IMAGES, "add", [0, 3, 7])
