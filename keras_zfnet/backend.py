@@ -98,6 +98,20 @@ def compile_function(function, signature=None, jit_compile=False,
     return function
 
 
+def lookup(table, indices):
+    """`table[indices]` for `indices` known to lie in the table.
+
+    On JAX a gather without a bounds check
+    (`.at[].get(mode="promise_in_bounds")`): XLA computes it once, where a
+    bounds check (`keras.ops.take`'s) would read `indices` again and fuse
+    their producers into every consumer (see
+    `keras_zfnet.ops.max_pool_with_switches_portable`).
+    """
+    if name() == "jax":
+        return table.at[indices].get(mode="promise_in_bounds")
+    return keras.ops.take(table, indices)
+
+
 def padded_size(size, largest):
     """The batch size to pad a batch of `size` items to (`largest` is the
     size of a full batch) before calling a compiled function.

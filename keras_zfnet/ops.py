@@ -13,6 +13,7 @@ The conventions that make results exact and comparable live here, once:
   (`window_geometry`, `window_positions`).
 """
 
+import numpy as np
 from keras import ops as kops
 
 from keras_zfnet import backend
@@ -150,6 +151,22 @@ def max_pool_with_switches_portable(x, geometry, padding):
         first = kr * kc
         for offset in reversed(range(kr * kc)):
             first = kops.where(windows[offset] == peak, offset, first)
+        # The offset's displacement in the map, read from a table: a
+        # gather, which XLA computes once per image. Computed by
+        # arithmetic (`first // kc`, `first % kc`), the chain above fused
+        # into every consumer and was repeated for each projection that
+        # read these switches (JAX, 64 channels of one image in one call:
+        # MiniZFNet 12.7 -> 10.3 ms, ZFNet 400 -> 375 ms).
+        table = np.array([(o // kc * width + o % kc) * channels
+                          for o in range(kr * kc + 1)], "int32")
+        displacement = backend.lookup(kops.convert_to_tensor(table), first)
+        rows = kops.reshape(kops.arange(out_rows, dtype="int32") * sr - top,
+                            (1, -1, 1, 1))
+        cols = kops.reshape(kops.arange(out_cols, dtype="int32") * sc - left,
+                            (1, 1, -1, 1))
+        switches = ((rows * width + cols) * channels + displacement
+                    + kops.arange(channels, dtype="int32"))
+        return peak, kops.cast(switches, "int32")
     rows = kops.reshape(kops.arange(out_rows, dtype="int32") * sr - top,
                         (1, -1, 1, 1)) + first // kc
     cols = kops.reshape(kops.arange(out_cols, dtype="int32") * sc - left,

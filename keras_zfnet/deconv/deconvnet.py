@@ -1,8 +1,10 @@
 """`Deconvnet`: projects feature activations of a Keras CNN to pixel space."""
 
 import numpy as np
+from keras import ops
 
 from keras_zfnet import backend
+from keras_zfnet.deconv import engine
 from keras_zfnet.deconv import graph as graph_lib
 from keras_zfnet.deconv import mirror as mirror_lib
 from keras_zfnet.deconv import windows as windows_lib
@@ -141,6 +143,8 @@ class Deconvnet:
                             for d in self._input_shape)
         self._mirror_cache = {}
         self._function_cache = {}
+        self._projectors = {}
+        self._plans = {}
         self._layer_names = tuple(self._graph(self._probe).projectable)
 
     @classmethod
@@ -220,22 +224,17 @@ class Deconvnet:
             )
         images = validation.as_images(images, self._input_shape)
         shape = tuple(images.shape[1:])
-        name = self._resolve(layer)
-        graph = self._graph(shape)
-        seed_id = graph.by_name[name]
-        channels, single = validation.as_channels(
-            channels, graph.nodes[seed_id].output_shape[-1], name
-        )
-        batch_size = self._pass_items(
-            graph, seed_id, mode,
-            validation.check_batch_size(batch_size, allow_auto=True))
+        name, seed_id, num_channels, batch_size = self._project_plan(
+            shape, layer, mode, batch_size)
+        channels, single = validation.as_channels(channels, num_channels,
+                                                  name)
         num = len(channels)
         result = np.zeros((len(images), num, *shape), dtype="float32")
         per_pass = max(1, batch_size // num)
         channel_step = min(num, batch_size)
         items = min(len(images), per_pass) * channel_step
-        function = self._projector(shape, seed_id, mode, items,
-                                   min(len(images), per_pass))
+        function, windows = self._projector(shape, seed_id, mode, items,
+                                            min(len(images), per_pass))
         steps = [
             (start, stop)
             for start in range(0, len(images), per_pass)
@@ -246,8 +245,15 @@ class Deconvnet:
             chunk = images[start:stop]
             for c0 in range(0, num, channel_step):
                 picked = np.asarray(channels[c0:c0 + channel_step], "int32")
-                result[start:stop, c0:c0 + channel_step] = _numpy(function(
-                    chunk, picked))
+                out = function(chunk, picked)
+                if windows is None:
+                    result[start:stop, c0:c0 + len(picked)] = _numpy(out)
+                else:
+                    frames = [result[j, c] for j in range(start, stop)
+                              for c in range(c0, c0 + len(picked))]
+                    engine.paste_windows(
+                        frames, _numpy(out[0]),
+                        engine.input_starts(windows, _numpy(out[1])))
                 bar.add(1)
         return result[:, 0] if single else result
 
@@ -328,8 +334,8 @@ class Deconvnet:
         if not count:
             return result
         items = min(batch_size, count)
-        function = self._projector(shape, seed_id, "positions", items,
-                                   min(items, len(images)))
+        function, windows = self._projector(shape, seed_id, "positions",
+                                            items, min(items, len(images)))
         order = np.argsort(image_indices, kind="stable")
         for start in range(0, count, batch_size):
             picked = order[start:start + batch_size]
@@ -344,7 +350,12 @@ class Deconvnet:
             projected = _numpy(function(
                 images[distinct], backend.pad_rows(local, len(slots)).astype(
                     "int32"), channels[slots], positions[slots]))
-            result[picked] = projected[:len(picked)]
+            if windows is None:
+                result[picked] = projected[:len(picked)]
+            else:
+                engine.paste_windows(
+                    [result[e] for e in picked], projected,
+                    engine.input_starts(windows, positions[picked]))
         return result
 
     # Internals -----------------------------------------------------------
@@ -400,6 +411,28 @@ class Deconvnet:
                                        _WINDOW_MIN_GAIN.get(backend.name(),
                                                             2.0)))
 
+    def _project_plan(self, shape, layer, mode, batch_size):
+        """`(name, seed id, channels, items per pass)` of `project`'s
+        passes; remembered per (shape, layer name, mode, batch size), so
+        that a loop of single projections repeats no graph lookups."""
+        key = None
+        if isinstance(layer, str):
+            key = (shape, layer, mode, type(batch_size), batch_size)
+            plan = self._plans.get(key)
+            if plan is not None:
+                return plan
+        name = self._resolve(layer)
+        graph = self._graph(shape)
+        seed_id = graph.by_name[name]
+        batch_size = self._pass_items(
+            graph, seed_id, mode,
+            validation.check_batch_size(batch_size, allow_auto=True))
+        plan = (name, seed_id, graph.nodes[seed_id].output_shape[-1],
+                batch_size)
+        if key is not None:
+            self._plans[key] = plan
+        return plan
+
     def _pass_items(self, graph, seed_id, mode, batch_size):
         """Items per pass: `batch_size`, or its `"auto"` choice."""
         if batch_size != "auto":
@@ -425,7 +458,16 @@ class Deconvnet:
         return images * forward + items * mirror < _XLA_MAX_PASS_COST
 
     def _projector(self, shape, seed_id, mode, items, images):
-        """The compiled pass for `items` projections of `images` images."""
+        """The compiled pass for `items` projections of `images` images,
+        and its `Windows` where it returns input windows to paste on the
+        host (`None` where it returns whole projections)."""
+        key = (shape, seed_id, mode, items, images)
+        function = self._projectors.get(key)
+        if function is None:
+            function = self._projectors[key] = self._build_projector(*key)
+        return function
+
+    def _build_projector(self, shape, seed_id, mode, items, images):
         graph = self._graph(shape)
         xla = self._use_xla(graph, seed_id, mode, items, images)
         windows = self._windows(graph, seed_id, mode)
@@ -443,11 +485,10 @@ class Deconvnet:
                 function = projector.entries_function(shape, xla)
             else:
                 function = projector.channels_function(shape, mode, xla)
-            self._function_cache[key] = function
+            self._function_cache[key] = (
+                function, windows if projector.host_paste else None)
         return self._function_cache[key]
 
 
 def _numpy(tensor):
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(tensor))
+    return np.asarray(ops.convert_to_numpy(tensor))

@@ -12,6 +12,7 @@ whole maps (`Windows.whole`); a windowed consumer pastes its input-side
 part into such an input at each item's offset.
 """
 
+import numpy as np
 from keras import ops
 
 from keras_zfnet import backend
@@ -52,7 +53,7 @@ def forward(graph, images, seed_id, variant="deconvnet", portable=False):
 
 
 def backward(graph, seed_id, signal, windows, record, positions=None,
-             variant="deconvnet", portable=False):
+             variant="deconvnet", portable=False, paste_input_window=True):
     """Passes `signal` (at the seed's window) down to pixel space.
 
     Args:
@@ -65,9 +66,14 @@ def backward(graph, seed_id, signal, windows, record, positions=None,
         positions: int32 `(batch, 2)` seed positions (windowed only).
         variant: the ReLU rule.
         portable: `keras.ops` forms only (under XLA).
+        paste_input_window: with `False`, a windowed pass returns each
+            item's window of the input (zero outside the image) instead of
+            pasting it into a whole image (`input_starts` gives where it
+            goes; the caller pastes it, e.g. on the host).
 
     Returns:
-        `(batch, *input_shape)` projections.
+        `(batch, *input_shape)` projections, or `(batch, *input window)`
+        windows (`paste_input_window=False` in a windowed pass).
     """
     def starts(i):
         if not windows.windowed_at(i):
@@ -89,7 +95,7 @@ def backward(graph, seed_id, signal, windows, record, positions=None,
         if windows.windowed_at(i) and not all(inside for _, inside in parts):
             dy = _mask(dy, starts(i), node.output_shape)
         if node.layer is None:
-            if windows.windowed_at(i):
+            if windows.windowed_at(i) and paste_input_window:
                 return paste(dy, *starts(i), node.output_shape)
             return dy
         ctx = Context(variant, portable, starts(i),
@@ -106,6 +112,38 @@ def backward(graph, seed_id, signal, windows, record, positions=None,
                 contribution = place_input(node, contribution, windows, m)
             pending.setdefault(m, []).append((contribution, inside))
     raise ValueError("The seed does not depend on the model input.")
+
+
+def input_starts(windows, positions):
+    """`(batch, 2)` NumPy starts (row, column) of each item's input window
+    in a windowed pass (may lie outside the image), from the seed
+    `positions`."""
+    positions = np.asarray(positions, "int64")
+    return (positions * np.asarray(windows.jumps[0], "int64")
+            + np.asarray(windows.offsets[0], "int64"))
+
+
+def paste_windows(frames, window_values, starts):
+    """Writes each item's input window into its zero NumPy frame.
+
+    Args:
+        frames: one `(H, W, C)` NumPy array per item (views of the
+            result), zero where the windows go.
+        window_values: `(batch, h, w, C)` NumPy windows, zero outside the
+            image (padding rows past `len(frames)` are ignored).
+        starts: `(batch, 2)` window starts (see `input_starts`).
+    """
+    if not len(frames):
+        return
+    height, width = frames[0].shape[0], frames[0].shape[1]
+    rows, cols = window_values.shape[1], window_values.shape[2]
+    for frame, window, (r0, c0) in zip(frames, window_values, starts):
+        top, left = max(int(r0), 0), max(int(c0), 0)
+        bottom, right = min(int(r0) + rows, height), min(int(c0) + cols,
+                                                         width)
+        if top < bottom and left < right:
+            frame[top:bottom, left:right] = window[
+                top - r0:bottom - r0, left - c0:right - c0]
 
 
 def place_input(node, x, windows, m):

@@ -79,6 +79,74 @@ def test_windows_at_the_border_equal_whole_maps():
                                atol=1e-6 * np.abs(whole).max())
 
 
+def _border_model():
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((14, 14, 2))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D(3, 2, padding="same")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu",
+                            name="seed")(x)
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.parametrize("batch_size", ["auto", 4])
+def test_windowed_project_pastes_windows_like_whole_maps(batch_size):
+    # A windowed pass returns each item's input window and its seed
+    # position; the windows are pasted into the result on the host
+    # (`engine.paste_windows`), cut where they reach past the image. Every
+    # channel's first maximum, over several images and (with batch_size=4)
+    # several passes and channel steps, equals the whole-map projection.
+    model = _border_model()
+    rng = np.random.default_rng(7)
+    images = rng.normal(size=(3, 14, 14, 2)).astype("float32")
+    windowed = kz.Deconvnet(model, windowed=True)
+    got = windowed.project(images, "seed", list(range(6)),
+                           batch_size=batch_size, verbose=0)
+    [(function, windows)] = windowed._function_cache.values()
+    assert windows is not None  # the pass did paste on the host
+    expected = kz.Deconvnet(model, windowed=False).project(
+        images, "seed", list(range(6)), batch_size=batch_size, verbose=0)
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(got, expected, rtol=1e-5,
+                               atol=1e-6 * np.abs(expected).max())
+
+
+def test_paste_windows_cuts_at_the_image_edges():
+    from keras_zfnet.deconv import engine
+
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(4, 3, 4, 2)).astype("float32")
+    starts = np.array([[-2, 1], [0, -3], [3, 4], [9, 0]])  # last: outside
+    frames = np.zeros((4, 5, 6, 2), "float32")
+    engine.paste_windows(list(frames), windows, starts)
+    expected = np.zeros_like(frames)
+    for i, (r, c) in enumerate(starts):
+        for a in range(3):
+            for b in range(4):
+                if 0 <= r + a < 5 and 0 <= c + b < 6:
+                    expected[i, r + a, c + b] = windows[i, a, b]
+    np.testing.assert_array_equal(frames, expected)
+
+
+def test_project_checks_every_call_after_a_good_one():
+    # `project` remembers each (shape, layer, mode, batch_size)'s plan; a
+    # bad argument still fails after a good call with a similar one.
+    model = _border_model()
+    images = np.zeros((1, 14, 14, 2), "float32")
+    dn = kz.Deconvnet(model)
+    dn.project(images, "seed", 0, batch_size=1, verbose=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        dn.project(images, "seed", 0, batch_size=True, verbose=0)
+    with pytest.raises(ValueError, match="channels"):
+        dn.project(images, "seed", 6, batch_size=1, verbose=0)
+    with pytest.raises(ValueError):
+        dn.project(images, "nope", 0, batch_size=1, verbose=0)
+    bad = images.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        dn.project(bad, "seed", 0, batch_size=1, verbose=0)
+
+
 @pytest.mark.parametrize("layer,mode", [("conv3", "max"), ("conv2", "all"),
                                         ("fc6", "max")])
 def test_mirror_in_parts_equals_one_call(monkeypatch, layer, mode):
