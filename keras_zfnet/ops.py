@@ -91,14 +91,17 @@ def window_positions(starts, size):
         kops.arange(size, dtype="int32"), 0)
 
 
-def max_pool_with_switches(x, pool_size, strides, padding, portable=False):
+def max_pool_with_switches(x, pool_size, strides, padding, portable=False,
+                           shared=False):
     """Max pooling and its switches: per-image flat indices `(row * W +
     col) * C + channel` of each window's first maximum in row-major window
     order (the tie rule; what `tf.nn.max_pool_with_argmax` gives).
 
     The backend's own kernel is used where there is one
     (`keras_zfnet.backend.fast_max_pool_with_switches`), else the
-    `keras.ops` form (`portable=True` forces it, e.g. under XLA).
+    `keras.ops` form (`portable=True` forces it, e.g. under XLA);
+    `shared=True` when many consumers per image will read the switches
+    (see `max_pool_with_switches_portable`).
 
     Returns:
         `(pooled, switches)`, switches as int32.
@@ -108,12 +111,16 @@ def max_pool_with_switches(x, pool_size, strides, padding, portable=False):
         fast = backend.fast_max_pool_with_switches(x, geometry, padding)
         if fast is not None:
             return fast
-    return max_pool_with_switches_portable(x, geometry, padding)
+    return max_pool_with_switches_portable(x, geometry, padding, shared)
 
 
-def max_pool_with_switches_portable(x, geometry, padding):
+def max_pool_with_switches_portable(x, geometry, padding, shared=False):
     """Max pooling and switches from strided slices, on `keras.ops` only
-    (values and first maxima equal `tf.nn.max_pool_with_argmax`'s)."""
+    (values and first maxima equal `tf.nn.max_pool_with_argmax`'s).
+
+    `shared=True` computes the switches so that XLA keeps them once per
+    image when many projections of each image read them (a gather, which
+    costs more for one reader)."""
     (kr, sr, _), (kc, sc, _) = geometry
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     if padding.lower() == "same":
@@ -148,18 +155,29 @@ def max_pool_with_switches_portable(x, geometry, padding):
         peak = windows[0]
         for window in windows[1:]:
             peak = kops.maximum(peak, window)
-        first = kr * kc
-        for offset in reversed(range(kr * kc)):
-            first = kops.where(windows[offset] == peak, offset, first)
-        # The offset's displacement in the map, read from a table: a
-        # gather, which XLA computes once per image. Computed by
-        # arithmetic (`first // kc`, `first % kc`), the chain above fused
-        # into every consumer and was repeated for each projection that
-        # read these switches (JAX, 64 channels of one image in one call:
-        # MiniZFNet 12.7 -> 10.3 ms, ZFNet 400 -> 375 ms).
-        table = np.array([(o // kc * width + o % kc) * channels
-                          for o in range(kr * kc + 1)], "int32")
-        displacement = backend.lookup(kops.convert_to_tensor(table), first)
+        # Each window offset's displacement in the map.
+        table = [(o // kc * width + o % kc) * channels
+                 for o in range(kr * kc + 1)]
+        if shared:
+            # The first maximum's offset, then its displacement read from
+            # the table: a gather, which XLA computes once per image. By
+            # arithmetic, the chain fuses into every consumer and is
+            # repeated for each projection that reads these switches
+            # (JAX, 64 channels of one image in one call: MiniZFNet 12.7
+            # -> 10.3 ms, ZFNet 400 -> 375 ms).
+            first = kr * kc
+            for offset in reversed(range(kr * kc)):
+                first = kops.where(windows[offset] == peak, offset, first)
+            displacement = backend.lookup(
+                kops.convert_to_tensor(np.array(table, "int32")), first)
+        else:
+            # The displacement itself down the chain: no gather, which
+            # does not vectorize (JAX, MiniZFNet's pool1 on one image: 63
+            # us by the table).
+            displacement = table[-1]
+            for offset in reversed(range(kr * kc)):
+                displacement = kops.where(windows[offset] == peak,
+                                          table[offset], displacement)
         rows = kops.reshape(kops.arange(out_rows, dtype="int32") * sr - top,
                             (1, -1, 1, 1))
         cols = kops.reshape(kops.arange(out_cols, dtype="int32") * sc - left,

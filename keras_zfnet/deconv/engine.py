@@ -32,9 +32,11 @@ def record_specs(graph, seed_id, variant):
     return specs
 
 
-def forward(graph, images, seed_id, variant="deconvnet", portable=False):
+def forward(graph, images, seed_id, variant="deconvnet", portable=False,
+            shared=False):
     """Runs the seed's ancestors on `images` (the model's own layers,
-    called on tensors), recording what the backward needs.
+    called on tensors), recording what the backward needs (`shared`: for
+    several projections of each image, see `Rule.forward`).
 
     Returns:
         `(activations, records)`: the seed's output and a dict from record
@@ -46,7 +48,7 @@ def forward(graph, images, seed_id, variant="deconvnet", portable=False):
         node = graph.nodes[i]
         own = {}
         values[i] = node.rule.forward([values[j] for j in node.inputs], own,
-                                      variant, portable)
+                                      variant, portable, shared)
         for name, value in own.items():
             records[f"{i}:{name}"] = value
     return values[seed_id], records

@@ -45,9 +45,9 @@ class Projector:
         # call: JAX 366-396 -> 352-357 ms, TensorFlow 516-545 -> 470-511).
         self.host_paste = windows.windowed_at(0)
 
-    def forward(self, images):
+    def forward(self, images, shared=True):
         return engine.forward(self.graph, images, self.seed_id, self.variant,
-                              self.portable)
+                              self.portable, shared)
 
     def mirror(self, activations, records, item_images, item_channels,
                positions=None, maps=None):
@@ -84,7 +84,8 @@ class Projector:
         distinct image; all of an image's items in one mirror pass).
         Returns whole projections, or input windows where `host_paste`."""
         def project_entries(images, item_images, channels, positions):
-            activations, records = self.forward(images)
+            activations, records = self.forward(images, shared=not _fewer(
+                item_images, images))
             return self.mirror(activations, records, item_images, channels,
                                positions=positions)
 
@@ -101,7 +102,9 @@ class Projector:
         `(n, k, *shape)` projections, or where `host_paste` the
         `(n * k, *window)` input windows and `(n * k, 2)` seed positions."""
         def project(images, channels):
-            activations, records = self.forward(images)
+            # One channel per image: records read once (a static size, JAX).
+            activations, records = self.forward(
+                images, shared=channels.shape[0] != 1)
             n = ops.shape(images)[0]
             k = ops.shape(channels)[0]
             item_images = ops.repeat(ops.arange(n, dtype="int32"), k)
@@ -124,6 +127,12 @@ class Projector:
         return one_trace_per_function(backend.compile_function(
             project, [((None, *shape), "float32"), ((None,), "int32")],
             jit_compile, self.graph.variables))
+
+
+def _fewer(items, images):
+    """Whether `items` has statically at most as many rows as `images`."""
+    count, distinct = items.shape[0], images.shape[0]
+    return count is not None and distinct is not None and count <= distinct
 
 
 def channel_maps(activations, channels):

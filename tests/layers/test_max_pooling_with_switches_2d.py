@@ -120,8 +120,9 @@ def test_switches_with_many_ties_pick_the_first_maximum(pool_size, strides,
                                                         padding):
     # Values in {0, 1, 2}: most windows hold tied maxima. The layer (the
     # backend's kernel where there is one) and the keras.ops form (the
-    # compiled backends' chain of selects, PyTorch's stacked form) both
-    # equal the row-major first maximum.
+    # compiled backends' chain of selects, of displacements or of offsets
+    # read through a table when shared; PyTorch's stacked form) all equal
+    # the row-major first maximum.
     from keras_zfnet import ops as zf_ops
 
     x = np.random.default_rng(3).integers(0, 3, (2, 9, 8, 3)).astype(
@@ -132,9 +133,10 @@ def test_switches_with_many_ties_pick_the_first_maximum(pool_size, strides,
     layer = MaxPoolingWithSwitches2D(pool_size, strides, padding,
                                      return_switches=True)
     geometry = zf_ops.window_geometry(x.shape[1:], pool, step, padding)
-    portable = zf_ops.max_pool_with_switches_portable(
-        keras.ops.convert_to_tensor(x), geometry, padding)
-    for pooled, switches in (layer(x), portable):
+    forms = [layer(x)] + [zf_ops.max_pool_with_switches_portable(
+        keras.ops.convert_to_tensor(x), geometry, padding, shared)
+        for shared in (False, True)]
+    for pooled, switches in forms:
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(pooled),
                                       expected)
         np.testing.assert_array_equal(

@@ -39,7 +39,7 @@ class ActivationRule(Rule):
     def record_shapes(self, key):
         return self.input_shapes[0], "float32"
 
-    def forward(self, xs, records, variant, portable):
+    def forward(self, xs, records, variant, portable, shared=False):
         if self.needs_z(variant):
             records["z"] = xs[0]
         return call_layer(self.layer, xs)

@@ -86,9 +86,11 @@ class Rule:
         """Per-image shape and dtype of record `key`."""
         return self.output_shape, "float32"
 
-    def forward(self, xs, records, variant, portable):
+    def forward(self, xs, records, variant, portable, shared=False):
         """The layer's output on `xs`, storing what `record_keys` name in
-        `records`."""
+        `records`; `shared`: the records will be read by several
+        projections of each image (compute them once, see
+        `keras_zfnet.ops.max_pool_with_switches_portable`)."""
         return call_layer(self.layer, xs)
 
     def backward(self, dy, ctx):

@@ -84,7 +84,7 @@ class ConvolutionRule(Rule):
         return ops.conv(x, layer.kernel, layer.strides, padding,
                         dilation_rate=layer.dilation_rate)
 
-    def forward(self, xs, records, variant, portable):
+    def forward(self, xs, records, variant, portable, shared=False):
         if not self.needs_z(variant):
             return call_layer(self.layer, xs)
         z = self.linear(xs[0])

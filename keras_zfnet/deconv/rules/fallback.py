@@ -104,7 +104,7 @@ class VJPRule(Rule):
             return self.input_shapes[int(key[5:])], "float32"
         return self.output_shape, "float32"
 
-    def forward(self, xs, records, variant, portable):
+    def forward(self, xs, records, variant, portable, shared=False):
         if not self.linear:
             for k, x in enumerate(xs):
                 records[f"input{k}"] = x

@@ -41,11 +41,11 @@ class MaxPoolRule(Rule):
     def record_shapes(self, key):
         return self.output_shape, "int32"
 
-    def forward(self, xs, records, variant, portable):
+    def forward(self, xs, records, variant, portable, shared=False):
         layer = self.layer
         y, records["switches"] = zf_ops.max_pool_with_switches(
             xs[0], layer.pool_size, layer.strides, layer.padding,
-            portable=portable)
+            portable=portable, shared=shared)
         return y
 
     def backward(self, dy, ctx):
