@@ -14,7 +14,8 @@ lives here, as keras-hub does it: a portable reference path plus
   batch (parallel lanes on TensorFlow, a sequential `lax.map` on JAX);
   `splits_parts` says whether it splits here.
 - `segment_sum`: a scatter-add of rows into a zero tensor (PyTorch's
-  `index_add_`, `keras.ops.segment_sum` elsewhere).
+  `index_add_`, `keras.ops.segment_sum` elsewhere); `lookup`: a table
+  read by in-range indices (a gather without bounds check on JAX).
 - `fast_conv_transpose` / `fast_paste`: PyTorch's transposed convolution
   on a channels-last view and a slice-add per window (the deconvnet's
   mirror); `None` elsewhere.
