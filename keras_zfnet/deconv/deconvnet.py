@@ -413,20 +413,20 @@ class Deconvnet:
 
     def _project_plan(self, shape, layer, mode, batch_size):
         """`(name, seed id, channels, items per pass)` of `project`'s
-        passes; remembered per (shape, layer name, mode, batch size), so
-        that a loop of single projections repeats no graph lookups."""
+        passes; remembered per (shape, layer given as a string, mode,
+        batch size), so that a loop of single projections repeats no graph
+        lookups (a layer given as an object is resolved every call)."""
+        batch_size = validation.check_batch_size(batch_size, allow_auto=True)
         key = None
         if isinstance(layer, str):
-            key = (shape, layer, mode, type(batch_size), batch_size)
+            key = (shape, layer, mode, batch_size)
             plan = self._plans.get(key)
             if plan is not None:
                 return plan
         name = self._resolve(layer)
         graph = self._graph(shape)
         seed_id = graph.by_name[name]
-        batch_size = self._pass_items(
-            graph, seed_id, mode,
-            validation.check_batch_size(batch_size, allow_auto=True))
+        batch_size = self._pass_items(graph, seed_id, mode, batch_size)
         plan = (name, seed_id, graph.nodes[seed_id].output_shape[-1],
                 batch_size)
         if key is not None:
@@ -461,10 +461,12 @@ class Deconvnet:
         """The compiled pass for `items` projections of `images` images,
         and its `Windows` where it returns input windows to paste on the
         host (`None` where it returns whole projections)."""
-        key = (shape, seed_id, mode, items, images)
+        # `jit_compile` is a public attribute: a change takes effect.
+        key = (shape, seed_id, mode, items, images, self.jit_compile)
         function = self._projectors.get(key)
         if function is None:
-            function = self._projectors[key] = self._build_projector(*key)
+            function = self._projectors[key] = self._build_projector(
+                *key[:-1])
         return function
 
     def _build_projector(self, shape, seed_id, mode, items, images):

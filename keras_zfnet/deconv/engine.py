@@ -131,8 +131,9 @@ def paste_windows(frames, window_values, starts):
     Args:
         frames: one `(H, W, C)` NumPy array per item (views of the
             result), zero where the windows go.
-        window_values: `(batch, h, w, C)` NumPy windows, zero outside the
-            image (padding rows past `len(frames)` are ignored).
+        window_values: `(batch, h, w, C)` NumPy windows; the part outside
+            the image is cut off (padding rows past `len(frames)` are
+            ignored).
         starts: `(batch, 2)` window starts (see `input_starts`).
     """
     if not len(frames):

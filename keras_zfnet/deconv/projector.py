@@ -45,7 +45,7 @@ class Projector:
         # call: JAX 366-396 -> 352-357 ms, TensorFlow 516-545 -> 470-511).
         self.host_paste = windows.windowed_at(0)
 
-    def forward(self, images, shared=True):
+    def forward(self, images, shared=False):
         return engine.forward(self.graph, images, self.seed_id, self.variant,
                               self.portable, shared)
 

@@ -137,10 +137,18 @@ def test_project_checks_every_call_after_a_good_one():
     dn.project(images, "seed", 0, batch_size=1, verbose=0)
     with pytest.raises(ValueError, match="batch_size"):
         dn.project(images, "seed", 0, batch_size=True, verbose=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        dn.project(images, "seed", 0, batch_size=[1], verbose=0)
     with pytest.raises(ValueError, match="channels"):
         dn.project(images, "seed", 6, batch_size=1, verbose=0)
     with pytest.raises(ValueError):
         dn.project(images, "nope", 0, batch_size=1, verbose=0)
+    # `jit_compile` set after a call takes effect (a new compiled pass).
+    dn.jit_compile = not dn._use_xla(
+        dn._graph((14, 14, 2)), dn._graph((14, 14, 2)).by_name["seed"],
+        "max", 1, 1)
+    dn.project(images, "seed", 0, batch_size=1, verbose=0)
+    assert {key[3] for key in dn._function_cache} == {True, False}
     bad = images.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
