@@ -82,8 +82,11 @@ def check_real_dtype(dtype, name="images"):
 
 def check_finite(array, name="images"):
     """Raises a `ValueError` naming `name` if `array` holds NaN or inf."""
-    if array.dtype.kind == "f" and np.isfinite(np.sum(array)):
-        return  # a NaN or inf makes the sum NaN or inf (so does overflow)
+    if array.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.sum(array)
+        if np.isfinite(total):
+            return  # a NaN or inf makes the sum NaN or inf (so does overflow)
     finite = np.isfinite(array)
     if not np.all(finite):
         bad = int(finite.size - np.count_nonzero(finite))
