@@ -145,6 +145,7 @@ def max_pool_with_switches_portable(x, geometry, padding, shared=False):
                                (1, 1, 1, kr * kc, 1))
         first = kops.min(kops.where(stacked == kops.expand_dims(peak, 3),
                                     offsets, kr * kc), axis=3)
+        displacement = (first // kc * width + first % kc) * channels
     else:
         # Every backend but PyTorch (TensorFlow reaches this under XLA): a
         # chain of elementwise ops that XLA fuses without materializing
@@ -178,19 +179,13 @@ def max_pool_with_switches_portable(x, geometry, padding, shared=False):
             for offset in reversed(range(kr * kc)):
                 displacement = kops.where(windows[offset] == peak,
                                           table[offset], displacement)
-        rows = kops.reshape(kops.arange(out_rows, dtype="int32") * sr - top,
-                            (1, -1, 1, 1))
-        cols = kops.reshape(kops.arange(out_cols, dtype="int32") * sc - left,
-                            (1, 1, -1, 1))
-        switches = ((rows * width + cols) * channels + displacement
-                    + kops.arange(channels, dtype="int32"))
-        return peak, kops.cast(switches, "int32")
+    # The window's top-left position plus the first maximum's displacement.
     rows = kops.reshape(kops.arange(out_rows, dtype="int32") * sr - top,
-                        (1, -1, 1, 1)) + first // kc
+                        (1, -1, 1, 1))
     cols = kops.reshape(kops.arange(out_cols, dtype="int32") * sc - left,
-                        (1, 1, -1, 1)) + first % kc
-    switches = (rows * width + cols) * channels + kops.arange(
-        channels, dtype="int32")
+                        (1, 1, -1, 1))
+    switches = ((rows * width + cols) * channels + displacement
+                + kops.arange(channels, dtype="int32"))
     return peak, kops.cast(switches, "int32")
 
 
